@@ -1,0 +1,63 @@
+"""Targets: turn a simulation's data store into values and scores.
+
+Built-in target classes are looked up by name (``class: SpontActivityTarget``); user classes by
+import path (``class: mypkg.targets:MyTarget``), which must subclass :class:`targets.Target`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from targets._base import (
+    KINDS,
+    DataStoreLike,
+    Target,
+    TargetOutcome,
+    TargetUndefined,
+    evaluate_target,
+    score_value,
+)
+from targets import spiking
+
+__all__ = [
+    "KINDS",
+    "DataStoreLike",
+    "Target",
+    "TargetOutcome",
+    "TargetUndefined",
+    "evaluate_target",
+    "score_value",
+    "REGISTRY",
+    "resolve_target_class",
+]
+
+#: Built-in target classes by name. Modules add theirs in their ``TARGETS`` tuple.
+REGISTRY: dict[str, type[Target]] = {
+    cls.__name__: cls for module in (spiking,) for cls in module.TARGETS
+}
+
+
+def resolve_target_class(name: str) -> type[Target]:
+    """Return the target class called ``name`` (built-in name or ``"module.path:ClassName"``).
+
+    Raises
+    ------
+    LookupError
+        With a message naming what was expected and what was found.
+    """
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if ":" not in name:
+        known = ", ".join(sorted(REGISTRY))
+        raise LookupError(f"a built-in target class ({known}) or 'module:Class', found {name!r}")
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is a config error
+        raise LookupError(
+            f"an importable module in {name!r}, found {type(exc).__name__}: {exc}"
+        ) from None
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Target)):
+        raise LookupError(f"a subclass of targets.Target at {name!r}, found {cls!r}")
+    return cls

@@ -1,0 +1,218 @@
+"""Target base class, scoring rules and the data-store protocol targets read from.
+
+A *target* turns a simulation's data store into one number (its *value*) and compares that value
+with what the model should do (its *target value*) to give a *score* >= 0 (0 = on target).
+
+Scoring (v = value, t = target value, n = norm, M = max_score), as in the mozaik tool:
+
+========== ============================================================
+kind       score before capping at M
+========== ============================================================
+exact      ``|t - v| / n``
+at_least   ``0 if v >= t else (t - v) / n``
+at_most    ``0 if v <= t else (v - t) / n``
+range      ``0 if lo <= v <= hi else min(|lo - v|, |hi - v|) / n``
+========== ============================================================
+
+A missing, NaN or uncomputable value scores ``M`` and carries a *reason*; nothing a target does can
+raise out of :func:`evaluate_target`.
+
+This module imports nothing from the rest of simtune (data flows config -> ... -> targets).
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Protocol, Sequence
+
+import numpy as np
+
+__all__ = [
+    "KINDS",
+    "evaluate_target",
+    "DataStoreLike",
+    "Target",
+    "TargetOutcome",
+    "TargetUndefined",
+    "score_value",
+]
+
+#: The scoring kinds a target can use.
+KINDS = ("exact", "at_least", "at_most", "range")
+
+
+class TargetUndefined(Exception):
+    """Raised by :meth:`Target.compute` when the value cannot be computed (e.g. no cell selected).
+
+    The message is recorded as the reason and the target scores ``max_score``.
+    """
+
+
+class DataStoreLike(Protocol):
+    """What a target may ask of a data store (implemented by ``evaluators.datastore.DataStore``).
+
+    Spikes of one sheet in one segment come as ``(times, offsets)``: neuron ``i`` (in the order of
+    the sheet's ``ids``) fired at ``times[offsets[i]:offsets[i + 1]]`` (ms, sorted).
+    """
+
+    metadata: Mapping[str, Any]
+
+    def sheet_names(self) -> list[str]: ...
+
+    def sheet(self, name: str) -> Any: ...
+
+    def segments(self, **match: Any) -> list[Any]: ...
+
+    def spikes(self, segment: Any, sheet: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def signal(self, segment: Any, sheet: str, name: str) -> Any: ...
+
+    def timeseries(self, name: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def score_value(
+    value: float | None,
+    kind: str,
+    target_value: float | Sequence[float],
+    norm: float,
+    max_score: float,
+) -> tuple[float, str | None]:
+    """Score one value against its target value.
+
+    Parameters
+    ----------
+    value
+        What the model did; ``None`` or NaN means "not computable".
+    kind
+        One of :data:`KINDS`.
+    target_value
+        A number, or ``[low, high]`` for ``kind="range"``.
+    norm
+        Deviation that costs one score point (> 0).
+    max_score
+        Cap on the score; also the score of a missing value.
+
+    Returns
+    -------
+    (score, reason)
+        ``reason`` is ``None`` unless the value was missing or not finite.
+
+    Examples
+    --------
+    >>> score_value(1.5, "range", [1.0, 2.0], 0.2, 20)
+    (0.0, None)
+    >>> score_value(0.5, "at_least", 1.0, 0.1, 20)
+    (5.0, None)
+    >>> score_value(float("nan"), "exact", 0.0, 1.0, 20)
+    (20.0, 'value is NaN')
+    """
+    if value is None:
+        return float(max_score), "no value"
+    v = float(value)
+    if math.isnan(v):
+        return float(max_score), "value is NaN"
+    if math.isinf(v):
+        return float(max_score), "value is infinite"
+    if kind == "range":
+        lo, hi = (float(x) for x in target_value)  # type: ignore[union-attr]
+        raw = 0.0 if lo <= v <= hi else min(abs(lo - v), abs(hi - v)) / norm
+    else:
+        t = float(target_value)  # type: ignore[arg-type]
+        if kind == "exact":
+            raw = abs(t - v) / norm
+        elif kind == "at_least":
+            raw = 0.0 if v >= t else (t - v) / norm
+        elif kind == "at_most":
+            raw = 0.0 if v <= t else (v - t) / norm
+        else:
+            raise ValueError(f"unknown scoring kind {kind!r}; expected one of {KINDS}")
+    return float(min(raw, max_score)), None
+
+
+class Target:
+    """Base class of every target.
+
+    Subclasses implement :meth:`compute` and declare their options as keyword arguments of
+    ``__init__`` with defaults (the config validator reads them from the signature, so the
+    signature is the one source of truth). ``kind`` is the default scoring kind of the class
+    when the config gives a single number; a ``[low, high]`` target value always means ``range``.
+
+    Examples
+    --------
+    >>> class MeanOf(Target):
+    ...     kind = "exact"
+    ...     def __init__(self, sheet_name=None, series="dipole"):
+    ...         super().__init__(sheet_name=sheet_name)
+    ...         self.series = series
+    ...     def compute(self, store):
+    ...         return float(store.timeseries(self.series)[1].mean())
+    """
+
+    #: default scoring kind for a scalar target value
+    kind: ClassVar[str] = "exact"
+    #: whether the target needs ``sheet_name``
+    needs_sheet: ClassVar[bool] = False
+
+    def __init__(self, sheet_name: str | None = None) -> None:
+        self.sheet_name = sheet_name
+
+    def compute(self, store: DataStoreLike) -> float:
+        """Return the value this target measures in ``store``.
+
+        Raise :class:`TargetUndefined` with a reason when it cannot be computed.
+        """
+        raise NotImplementedError
+
+    def compute_from_parameters(self, parameters: Mapping[str, float]) -> float:
+        """Penalty targets override this instead of :meth:`compute` (see ``uses_parameters``)."""
+        raise NotImplementedError
+
+    #: True for targets computed from the parameters only (soft penalties)
+    uses_parameters: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    """The value and score of one target on one evaluation."""
+
+    name: str
+    value: float | None
+    score: float
+    reason: str | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def evaluate_target(
+    name: str,
+    target: Target,
+    kind: str,
+    target_value: float | Sequence[float],
+    norm: float,
+    max_score: float,
+    store: DataStoreLike | None,
+    parameters: Mapping[str, float] | None = None,
+) -> TargetOutcome:
+    """Compute and score one target; never raises.
+
+    ``store=None`` (no data store) scores ``max_score`` with reason ``"no data store"``.
+    """
+    value: float | None = None
+    try:
+        if target.uses_parameters:
+            value = float(target.compute_from_parameters(parameters or {}))
+        elif store is None:
+            return TargetOutcome(name, None, float(max_score), "no data store")
+        else:
+            value = float(target.compute(store))
+    except TargetUndefined as exc:
+        return TargetOutcome(name, None, float(max_score), f"undefined: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a target must never kill an evaluation
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+        return TargetOutcome(
+            name, None, float(max_score), f"error: {type(exc).__name__}: {exc}{where}"
+        )
+    score, reason = score_value(value, kind, target_value, norm, max_score)
+    return TargetOutcome(name, value, score, reason)
