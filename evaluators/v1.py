@@ -1,0 +1,36 @@
+"""The embedded V1 sheet model as an evaluator (``evaluator: {kind: v1_sheet}``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from evaluators._base import DATASTORE_NAME, Evaluator
+
+__all__ = ["V1SheetEvaluator"]
+
+
+class V1SheetEvaluator(Evaluator):
+    """Run :func:`evaluators.models.v1_sheet.simulate` in the worker process.
+
+    Parameters
+    ----------
+    protocol
+        Overrides of the model's stimulus protocol (durations, orientations, contrasts...).
+    """
+
+    kind = "v1_sheet"
+
+    def __init__(self, protocol: Mapping[str, Any] | None = None) -> None:
+        self.protocol = dict(protocol or {})
+
+    def check(self) -> None:
+        from evaluators.models import v1_sheet  # noqa: F401 - import errors surface at load
+
+    def run(self, parameters: Mapping[str, float], out_dir: Path, seed: int) -> Path | None:
+        from evaluators.models import v1_sheet
+
+        return Path(
+            v1_sheet.simulate(dict(parameters), Path(out_dir) / DATASTORE_NAME, seed=seed,
+                              protocol=self.protocol or None)
+        )

@@ -1,0 +1,152 @@
+"""Local executors over submitit: ``local`` (one process per evaluation) and ``debug`` (in-process).
+
+``local`` runs each evaluation through :class:`submitit.LocalExecutor` with the per-evaluation
+time limit (submitit kills the job when it runs out). Its job id is the pid of submitit's local
+job controller; a resumed simtune controller re-attaches to a job that outlived the previous
+controller by checking that pid in ``/proc`` (and that it is still a submitit job of this run, so
+a recycled pid is never mistaken for one). At most ``max_parallel`` jobs run at once (default: the
+number of CPUs); the simtune controller submits more as slots free (:meth:`capacity`).
+
+``debug`` runs evaluations in the controller's process when polled (no time limit, no isolation):
+for stepping through an evaluator.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from orchestrator.executors._base import Executor, JobInfo, JobState
+
+__all__ = ["DebugExecutor", "LocalExecutor"]
+
+
+def _proc_alive(pid: int, marker: str) -> bool:
+    """True if ``pid`` runs and its command line contains ``marker`` (not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        if state in (b"Z", b"X"):
+            return False
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return marker.encode() in fh.read()
+    except (FileNotFoundError, ProcessLookupError, IndexError, PermissionError):
+        return False
+
+
+class LocalExecutor(Executor):
+    kind = "local"
+
+    def __init__(self, folder: Path, options: Any) -> None:
+        super().__init__(folder, options)
+        self._ex = submitit.LocalExecutor(folder=str(self.folder))
+        self._ex.update_parameters(
+            timeout_min=max(options.time_limit_s / 60.0, 1 / 60), signal_delay_s=0
+        )
+        self._jobs: dict[str, Any] = {}
+        self._started: dict[str, float] = {}
+        self._cancelled: set[str] = set()
+
+    def capacity(self) -> int:
+        limit = self.options.max_parallel or os.cpu_count() or 1
+        running = sum(1 for j in self._jobs.values() if j.state == "RUNNING")
+        return max(limit - running, 0)
+
+    def _submit(self, task_paths: list[Path], label: str) -> list[str]:
+        from evaluators.evaluate import run_task
+
+        ids = []
+        for p in task_paths:
+            job = self._ex.submit(run_task, str(p))
+            self._jobs[job.job_id] = job
+            self._started[job.job_id] = time.time()
+            ids.append(job.job_id)
+        return ids
+
+    def _poll(self, job_ids: list[str]) -> dict[str, JobInfo]:
+        out = {}
+        for jid in job_ids:
+            job = self._jobs.get(jid)
+            if job is not None:
+                rc = job._process.poll() if job._process is not None else None
+                if rc is None:
+                    out[jid] = JobInfo(JobState.RUNNING, self._started.get(jid))
+                    continue
+            elif _proc_alive(int(jid), str(self.folder)):  # re-attached after a resume
+                out[jid] = JobInfo(JobState.RUNNING, None, detail="re-attached")
+                continue
+            else:
+                rc = None
+            state = JobState.CANCELLED if jid in self._cancelled else (
+                JobState.COMPLETED if rc == 0 else JobState.FAILED)
+            out[jid] = JobInfo(state, self._started.get(jid), rc, self._log_tail(jid))
+        return out
+
+    def _log_tail(self, jid: str, n: int = 1500) -> str:
+        err = self.folder / f"{jid}_0_log.err"
+        try:
+            with open(err, "rb") as fh:
+                fh.seek(max(err.stat().st_size - n, 0))
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _cancel(self, job_ids: list[str]) -> None:
+        for jid in job_ids:
+            self._cancelled.add(jid)
+            job = self._jobs.get(jid)
+            if job is not None and job._process is not None:
+                if job._process.poll() is None:
+                    job._process.send_signal(signal.SIGINT)
+            elif _proc_alive(int(jid), str(self.folder)):
+                os.kill(int(jid), signal.SIGINT)
+        deadline = time.time() + 5.0
+        for jid in job_ids:  # the job controller kills its tasks on SIGINT; insist if needed
+            job = self._jobs.get(jid)
+            while job is not None and job._process is not None and job._process.poll() is None:
+                if time.time() > deadline:
+                    job._process.send_signal(signal.SIGTERM)
+                    break
+                time.sleep(0.05)
+
+
+class DebugExecutor(Executor):
+    kind = "debug"
+
+    def __init__(self, folder: Path, options: Any) -> None:
+        super().__init__(folder, options)
+        self._ex = submitit.DebugExecutor(folder=str(self.folder))
+        self._jobs: dict[str, Any] = {}
+        self._n = 0
+
+    def _submit(self, task_paths: list[Path], label: str) -> list[str]:
+        from evaluators.evaluate import run_task
+
+        ids = []
+        for p in task_paths:
+            self._n += 1
+            jid = f"debug-{self._n}"
+            self._jobs[jid] = self._ex.submit(run_task, str(p))
+            ids.append(jid)
+        return ids
+
+    def _poll(self, job_ids: list[str]) -> dict[str, JobInfo]:
+        out = {}
+        for jid in job_ids:
+            job = self._jobs.get(jid)
+            if job is None:
+                out[jid] = JobInfo(JobState.FAILED, detail="unknown debug job (not re-attachable)")
+                continue
+            exc = job.exception()  # runs the job in this process the first time
+            out[jid] = JobInfo(JobState.FAILED if exc else JobState.COMPLETED, time.time(),
+                               detail=repr(exc) if exc else "")
+        return out
+
+    def _cancel(self, job_ids: list[str]) -> None:
+        for jid in job_ids:
+            self._jobs.pop(jid, None)

@@ -1,0 +1,154 @@
+"""The results record: one row per evaluation, append-only, and :func:`load_results`.
+
+Format: ``RUN_DIR/results.jsonl``, one JSON object per line, appended with a single ``write`` per
+generation and fsynced before the checkpoint that counts them. A crash while appending can leave
+at most one torn last line; readers skip it, and the next append starts on a fresh line. Rows are
+keyed by ``(generation, individual)``: appending a key that is already present is a no-op, so a
+generation redone after a crash never duplicates rows.
+
+Per-generation statistics (step size, mean, best, failures) go to ``generations.jsonl`` the same
+way.
+
+Columns of :func:`load_results`: ``generation, individual, status, reason, detail, total_score,
+runtime_s, job_id, host, eval_dir, started_at, finished_at``, then ``param.<name>`` for every
+parameter, ``value.<target>``, ``score.<target>``, ``std.<target>`` (with repeats) and
+``why.<target>`` (why a target scored max_score, where it did).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import pandas as pd
+
+__all__ = ["ResultsWriter", "iter_jsonl", "load_generations", "load_results", "flatten"]
+
+RESULTS_FILE = "results.jsonl"
+GENERATIONS_FILE = "generations.jsonl"
+FIXED_COLUMNS = [
+    "generation", "individual", "status", "reason", "detail", "total_score", "runtime_s",
+    "job_id", "host", "eval_dir", "started_at", "finished_at",
+]
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Rows of a JSONL file; a torn (partial) line is skipped."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break  # torn last line from a crash mid-append
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def _append_lines(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    data = b"".join(json.dumps(r, default=_default).encode() + b"\n" for r in rows)
+    if not data:
+        return 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        # if a previous append was torn, start on a fresh line (the torn one is then skipped)
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(data)
+
+
+def _default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+class ResultsWriter:
+    """Appends evaluation rows and generation rows to a run directory."""
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / RESULTS_FILE
+        self.gen_path = self.run_dir / GENERATIONS_FILE
+        self._keys = {(r["generation"], r["individual"]) for r in iter_jsonl(self.path)}
+        self._gens = {r["generation"] for r in iter_jsonl(self.gen_path)}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def has(self, generation: int, individual: int) -> bool:
+        return (generation, individual) in self._keys
+
+    def append(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append records not yet present; returns how many were written."""
+        new = [r for r in records if (r["generation"], r["individual"]) not in self._keys]
+        _append_lines(self.path, new)
+        self._keys.update((r["generation"], r["individual"]) for r in new)
+        return len(new)
+
+    def append_generation(self, row: Mapping[str, Any]) -> None:
+        if row["generation"] not in self._gens:
+            _append_lines(self.gen_path, [row])
+            self._gens.add(row["generation"])
+
+
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One evaluation record -> one flat table row."""
+    row = {k: record.get(k) for k in FIXED_COLUMNS}
+    for k, v in (record.get("parameters") or {}).items():
+        row[f"param.{k}"] = v
+    for k, v in (record.get("values") or {}).items():
+        row[f"value.{k}"] = v
+    for k, v in (record.get("scores") or {}).items():
+        row[f"score.{k}"] = v
+    for k, v in (record.get("value_std") or {}).items():
+        row[f"std.{k}"] = v
+    for k, v in (record.get("target_reasons") or {}).items():
+        row[f"why.{k}"] = v
+    return row
+
+
+def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Every evaluation of a run as a DataFrame, one row per evaluation (works on a live run).
+
+    Rows are sorted by generation and individual; see the module docstring for the columns.
+    """
+    path = Path(run_dir) / RESULTS_FILE
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"no run directory at {run_dir}")
+    rows = [flatten(r) for r in iter_jsonl(path)]
+    if not rows:
+        return pd.DataFrame(columns=FIXED_COLUMNS)
+    df = pd.DataFrame.from_records(rows)
+    for col in ("value.", "score.", "std."):
+        for c in [c for c in df.columns if c.startswith(col)]:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    df = df.drop_duplicates(["generation", "individual"], keep="first")
+    return df.sort_values(["generation", "individual"], kind="stable").reset_index(drop=True)
+
+
+def load_generations(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Per-generation statistics (sigma, best, failures...) as a DataFrame."""
+    rows = list(iter_jsonl(Path(run_dir) / GENERATIONS_FILE))
+    df = pd.DataFrame.from_records(rows)
+    if not df.empty:
+        df = df.drop_duplicates("generation", keep="first").sort_values("generation")
+    return df.reset_index(drop=True)

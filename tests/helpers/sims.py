@@ -1,0 +1,97 @@
+"""Small simulators for tests: each writes a real data store, or misbehaves for real.
+
+``rate_sheet`` turns two parameters into Poisson-like spike trains of a sheet "exc" whose mean rate
+and irregularity depend smoothly on them, so targets built on it have a known optimum. Every call
+appends a line to ``$SIMTUNE_TEST_COUNTER`` (if set), so tests can count simulator invocations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from evaluators.datastore import DataStoreWriter
+
+
+def _count(tag: str, params: Mapping[str, float]) -> None:
+    path = os.environ.get("SIMTUNE_TEST_COUNTER")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(f"{tag} {sorted(params.items())}\n")
+
+
+def rate_sheet(params: Mapping[str, float], out_dir: Path, seed: int,
+               n: int = 40, duration_ms: float = 2000.0, sleep_s: float = 0.0) -> Path:
+    """Rate = 10 * |a| + 2 * b Hz; ISI regularity from c (gamma shape 1/(c+0.2))."""
+    _count("rate_sheet", params)
+    if sleep_s:
+        time.sleep(sleep_s)
+    a, b = float(params.get("a", 0.5)), float(params.get("b", 0.5))
+    c = float(params.get("c", 0.8))
+    rate = 10.0 * abs(a) + 2.0 * b
+    shape = 1.0 / (c + 0.2)
+    rng = np.random.default_rng(seed)
+    trains = []
+    for _ in range(n):
+        k = max(int(rate * duration_ms / 1000 * 3) + 10, 10)
+        isi = rng.gamma(shape, 1000.0 / max(rate, 1e-3) / shape, size=k)
+        t = np.cumsum(isi)
+        trains.append(t[t < duration_ms])
+    path = Path(out_dir) / "datastore.h5"
+    with DataStoreWriter(path, simulator="rate_sheet", seed=seed, params=params) as w:
+        w.add_sheet("exc", ids=np.arange(n), x=np.linspace(-1, 1, n), y=np.zeros(n))
+        k = w.add_segment(kind="spontaneous", duration_ms=duration_ms)
+        w.add_spikes(k, "exc", trains)
+    return path
+
+
+def misbehave(params: Mapping[str, float], out_dir: Path, seed: int, mode: str = "ok",
+              when: str = "always") -> Any:
+    """Fail in ``mode`` when ``when`` holds ('always', or 'a>0.5' style: param > threshold)."""
+    if when != "always":
+        name, thr = when.split(">")
+        if not float(params[name]) > float(thr):
+            return rate_sheet(params, out_dir, seed)
+    _count(f"misbehave:{mode}", params)
+    out_dir = Path(out_dir)
+    if mode == "exception":
+        raise ValueError("the model diverged (injected)")
+    if mode == "abort":
+        os.abort()
+    if mode == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if mode == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "sleep":
+        time.sleep(3600)
+    if mode == "no_datastore":
+        return None
+    if mode == "corrupt":
+        p = rate_sheet(params, out_dir, seed)
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 3])
+        return p
+    if mode == "garbage":
+        p = out_dir / "datastore.h5"
+        p.write_bytes(b"this is not HDF5")
+        return p
+    if mode == "nan":
+        p = out_dir / "datastore.h5"
+        with DataStoreWriter(p, simulator="nan") as w:
+            w.add_sheet("exc", ids=[0], x=[0.0], y=[0.0])
+            k = w.add_segment(kind="spontaneous", duration_ms=float("nan"))
+            w.add_spikes(k, "exc", [[1.0, 2.0]])
+        return p
+    if mode == "explosion":
+        p = rate_sheet(params, out_dir, seed)
+        import h5py
+
+        with h5py.File(p, "a") as f:
+            f.attrs["explosion"] = 1
+        return p
+    return rate_sheet(params, out_dir, seed)
