@@ -45,7 +45,8 @@ class ConfigError(Exception):
 
     def __init__(self, path: str, expected: str, found: Any) -> None:
         self.path, self.expected, self.found = path, expected, found
-        shown = found if isinstance(found, str) and found.startswith("<") else repr(found)
+        described = isinstance(found, str) and found.startswith("<") and found.endswith(">")
+        shown = found[1:-1] if described else repr(found)
         super().__init__(f"{path or 'config'}: expected {expected}, found {shown}")
 
 
@@ -457,6 +458,27 @@ def _cma_options(opts: Mapping[str, Any]) -> None:
         raise ConfigError(f"optimizer.cma_options.{k}", "no override (simtune sets it)", opts[k])
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that rejects duplicate keys (PyYAML keeps the last one silently)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode,
+                       deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError("config", "unique keys in every mapping",
+                              _found(f"{key!r} twice (lines {seen[key] + 1} and "
+                                     f"{key_node.start_mark.line + 1})"))
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _construct_mapping)
+
+
 # -- entry points -------------------------------------------------------------------------------
 def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
                      default_name: str = "run") -> Config:
@@ -486,6 +508,9 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     except SpaceError as exc:
         raise ConfigError(exc.path, exc.expected, exc.found) from None
     optimizer = _build(OptimizerConfig, raw.get("optimizer"), "optimizer")
+    if optimizer.popsize is not None and optimizer.popsize != optimizer.offspring_size:
+        raise ConfigError("optimizer.popsize", f"null or equal to offspring_size "
+                          f"({optimizer.offspring_size})", optimizer.popsize)
     _cma_options(optimizer.cma_options)
     executor = _build(ExecutorConfig, raw.get("executor"), "executor")
     cleanup = _build(CleanupConfig, raw.get("cleanup"), "cleanup")
@@ -527,7 +552,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("config", "a readable UTF-8 file", _found(str(exc))) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"

@@ -206,12 +206,12 @@ class Controller:
         while cp.next_generation < cp.max_ngen and not cp.finished:
             g = cp.next_generation
             t0 = time.time()
-            xs = opt.ask()
+            xs = opt.ask_batch(self.cfg.optimizer.offspring_size)
             sigma = opt.sigma
             records = self._evaluate_generation(g, xs)
             failed = [r["status"] != "ok" for r in records]
             totals = [float(r["total_score"]) for r in records]
-            opt.tell(xs, totals, failed)
+            opt.tell_batch(xs, totals, failed)
             self.results.append(records)
             self.results.append_generation(self._generation_row(g, records, sigma, opt, t0))
             cp.best = self._update_best(cp.best, records)
@@ -374,7 +374,7 @@ class Controller:
                     to_submit.append(i)
                     finished_seen.pop(i, None)
                     continue
-                reason, detail = self._classify(info, job, now)
+                reason, detail = self._classify(info, job, first)
                 records[i] = self._failed(tasks[i], reason, detail, job)
                 pending.discard(i)
                 continue
@@ -408,15 +408,20 @@ class Controller:
         if changed:
             save_inflight(self.run_dir, inflight)
 
-    def _classify(self, info: JobInfo, job: dict[str, Any], now: float) -> tuple[Reason, str]:
+    def _classify(self, info: JobInfo, job: dict[str, Any], seen_end: float
+                  ) -> tuple[Reason, str]:
         reason = _STATE_REASON.get(info.state, Reason.CRASHED)
         detail = f"job {job['job_id']} ended {info.state.value} without a result"
         if info.exit_code is not None:
             detail += f" (exit code {info.exit_code})"
-        started = job.get("started_at") or info.started_at or job["submitted_at"]
-        if reason is Reason.CRASHED and now - started >= self.cfg.executor.time_limit_s - 1:
+        elapsed = info.elapsed_s
+        if elapsed is None:
+            started = job.get("started_at") or info.started_at or job["submitted_at"]
+            elapsed = seen_end - started
+        if reason is Reason.CRASHED and elapsed >= self.cfg.executor.time_limit_s - 0.5:
             reason = Reason.TIMEOUT  # the local executor kills at the limit without a state
-            detail += f"; ran into the time limit of {self.cfg.executor.time_limit_s:g} s"
+            detail += f"; ran {elapsed:.1f} s into the time limit of " \
+                      f"{self.cfg.executor.time_limit_s:g} s"
         if info.detail:
             detail += "\n" + info.detail[-1500:]
         return reason, detail

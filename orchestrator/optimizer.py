@@ -1,37 +1,57 @@
-"""CMA-ES over pycma, through ask/tell, in the unit cube of the free parameters.
+"""Optimizers over the unit cube of the free parameters, driven by batched ask/tell.
 
-pycma is used as it is: ``CMAEvolutionStrategy`` with ``bounds=[0, 1]`` (its own boundary
-handling), ``seed`` set, its files under the run directory, its state saved with
-``pickle_dumps``. simtune owns what pycma does not decide:
+``algorithm: cma`` (the default) is pycma's CMA-ES used as it is -- ``CMAEvolutionStrategy`` with
+``bounds=[0, 1]`` (its own boundary handling), ``seed`` set, its files under the run directory, its
+state saved with ``pickle_dumps`` -- plus what pycma does not decide for a batch of expensive,
+sometimes failing, noisy simulations (see docs/optimizer.md for the measurements behind each):
 
-* **failures** (``failure_policy: penalize``, the default): a failed evaluation, or one whose every
-  target is capped, is told to CMA as ``total_max_score + ||x - m||`` (distance to the current mean
-  in the unit cube). The record keeps the true score (``max_score`` on every target); CMA gets a
-  ranking that prefers failures close to the mean over far ones, instead of a block of equal values
-  that trips pycma's flat-fitness stop (the mozaik tool's "EqualFunVals" failure) and lets the step
-  size blow up. ``failure_policy: max_score`` tells the raw capped total (the mozaik behaviour).
+* **surrogate pre-screening** (``surrogate: lq``, the default): pycma's own lq-CMA-ES model
+  (:class:`cma.fitness_models.LQModel`: linear, then diagonal, then full quadratic, fitted to the
+  evaluated points) ranks a larger CMA population of ``screen_factor x batch`` samples, and only the
+  ``batch`` most promising are simulated. CMA is then told its whole population: the simulated
+  points with their scores, ranked first, and the screened-out points ranked behind them in the
+  model's order (the model said they are worse; active CMA uses that). Once the model is a full
+  quadratic with a positive definite Hessian, its minimiser (clipped to the box) is injected as one
+  candidate of the next generation (Nevergrad's "MetaModel" idea, through pycma's ``inject``).
+* **failures** (``failure_policy``): ``impute`` (default) -- a crashed evaluation (``failed``)
+  carries no information about the landscape, so CMA is told the model's prediction for it (the
+  median of the batch's successful values before a model exists); an evaluation whose every target
+  is capped (a runaway) *is* information and is told as ``total_max_score + ||x - m||`` (distance
+  to the mean in the unit cube), which keeps a block of capped values from tripping pycma's
+  flat-fitness stop and from blowing up the step size. ``penalize`` treats crashes like runaways;
+  ``max_score`` tells the raw capped total (the mozaik behaviour). Failed and capped evaluations
+  are never used to fit the surrogate.
 * **stopping**: the run ends at ``max_ngen``; pycma's own criteria (tolx, tolfun, ...) end it only
   with ``stop_on_convergence: true``.
 
-pycma samples from NumPy's global random state (seeded by the ``seed`` option), so the state
-saved by :meth:`CMAOptimizer.state` includes it: restoring both makes a resumed run ask exactly the
-points the uninterrupted run asks.
+``algorithm: nsga2`` is DEAP's NSGA-II with every target an objective (:class:`NSGA2Optimizer`).
+
+Randomness: pycma samples from NumPy's global random state (seeded by the ``seed`` option), so the
+state saved by :meth:`CMAOptimizer.state` includes it; NSGA-II keeps its own ``random.Random``
+state. Restoring a state makes a resumed run ask exactly the points the uninterrupted run asks.
 """
 
 from __future__ import annotations
 
 import math
 import pickle
+import random
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import cma
+import cma.fitness_models
 import numpy as np
 
-__all__ = ["CMAOptimizer", "IGNORED_STOPS"]
+__all__ = ["CMAOptimizer", "NSGA2Optimizer", "IGNORED_STOPS", "make_optimizer",
+           "optimizer_from_state"]
 
 #: pycma stop reasons never honoured (handled by the failure policy or by max_ngen)
 IGNORED_STOPS = frozenset({"tolflatfitness", "maxiter", "maxfevals"})
+
+FAILURE_POLICIES = ("impute", "penalize", "max_score")
+SURROGATES = ("lq", "none")
 
 
 class CMAOptimizer:
@@ -44,13 +64,18 @@ class CMAOptimizer:
     sigma
         Initial step size (fraction of the box).
     popsize
-        CMA population (solutions per ``ask``).
+        CMA population (solutions per CMA generation). With the surrogate it is larger than the
+        batch (``screen_factor x batch``); without, it equals the batch.
     seed
         pycma's seed (also seeds NumPy's global random state, which pycma samples from).
     total_max_score
         Sum of the targets' ``max_score`` (fitness of a failure before the tie-break).
     log_dir
         Where pycma may write files (``verb_filenameprefix``).
+    surrogate
+        ``"lq"`` (pre-screen with pycma's LQModel) or ``"none"``.
+    inject_model_optimum
+        With the surrogate: inject the full quadratic model's minimiser into each generation.
     """
 
     def __init__(
@@ -62,9 +87,15 @@ class CMAOptimizer:
         total_max_score: float,
         log_dir: Path,
         cma_options: Mapping[str, Any] | None = None,
-        failure_policy: str = "penalize",
+        failure_policy: str = "impute",
         stop_on_convergence: bool = False,
+        surrogate: str = "lq",
+        inject_model_optimum: bool = True,
     ) -> None:
+        if failure_policy not in FAILURE_POLICIES:
+            raise ValueError(f"failure_policy must be one of {FAILURE_POLICIES}")
+        if surrogate not in SURROGATES:
+            raise ValueError(f"surrogate must be one of {SURROGATES}")
         opts = cma.CMAOptions()
         opts.set(dict(cma_options or {}))
         opts.set({
@@ -84,29 +115,141 @@ class CMAOptimizer:
         self.total_max_score = float(total_max_score)
         self.failure_policy = failure_policy
         self.stop_on_convergence = stop_on_convergence
+        self.surrogate = surrogate
+        self.inject_model_optimum = bool(inject_model_optimum)
+        self.model = cma.fitness_models.LQModel() if surrogate == "lq" else None
+        self._pending: dict[str, Any] | None = None  # the CMA generation of the batch in flight
+        self.n_told = 0
+        self.inject_types: tuple[str, ...] = ("full",)
 
     # -- ask / tell -------------------------------------------------------------------------------
     @property
     def popsize(self) -> int:
         return int(self.es.popsize)
 
+    @property
+    def dim(self) -> int:
+        return int(self.es.N)
+
+    def _model_ready(self) -> bool:
+        return self.model is not None and self.model.size >= self.dim + 2
+
     def ask(self) -> list[np.ndarray]:
-        """One CMA generation of candidate points in the unit cube."""
-        return [np.asarray(x, dtype=float) for x in self.es.ask()]
+        """One batch of ``popsize`` points (no pre-screening)."""
+        return self.ask_batch(self.popsize)
+
+    def ask_batch(self, n: int) -> list[np.ndarray]:
+        """``n`` points to evaluate in parallel (the controller's generation).
+
+        One CMA generation of ``popsize >= n`` samples is drawn; with the surrogate the ``n``
+        the model predicts best are returned, otherwise the first ``n``. Call
+        :meth:`tell_batch` with their results before asking again.
+        """
+        if n > self.popsize:
+            raise ValueError(f"batch of {n} with a CMA population of {self.popsize}: "
+                             "set optimizer.popsize >= offspring_size")
+        if self._pending is not None:
+            raise RuntimeError("ask_batch called twice without tell_batch")
+        X = np.asarray(self.es.ask(), dtype=float)
+        if self._model_ready() and n < len(X):
+            pred = np.asarray(self.model.evalpop(X), dtype=float)
+            chosen = np.argsort(pred, kind="stable")[:n]
+        else:
+            pred = None
+            chosen = np.arange(n)
+        self._pending = {"X": X, "chosen": chosen}
+        return [X[i].copy() for i in chosen]
+
+    def _capped(self, total: float) -> bool:
+        return not math.isfinite(total) or total >= self.total_max_score
 
     def fitness(self, x: np.ndarray, total: float, failed: bool) -> float:
-        """The value told to CMA for one evaluation (see the module docstring)."""
-        capped = failed or not math.isfinite(total) or total >= self.total_max_score
+        """The value told to CMA for one evaluation, ``impute`` aside (module docstring)."""
+        capped = failed or self._capped(total)
         if not capped or self.failure_policy == "max_score":
             return float(total) if math.isfinite(total) else self.total_max_score
         return self.total_max_score + float(np.linalg.norm(np.asarray(x) - self.mean))
 
+    def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
+                   failed: Sequence[bool],
+                   scores: Sequence[Sequence[float]] | None = None) -> list[float]:
+        """Tell the results of the batch from :meth:`ask_batch` (same order).
+
+        ``scores`` (per-target scores) is accepted for interface parity with NSGA-II and unused.
+        Returns the fitness values told for the evaluated points.
+        """
+        xs = [np.asarray(x, dtype=float) for x in xs]
+        pend = self._pending
+        if pend is None or len(xs) != len(pend["chosen"]):
+            # points not from ask_batch (or a batch of another size): tell them as one generation
+            X, chosen = np.asarray(xs), np.arange(len(xs))
+        else:
+            X, chosen = pend["X"], pend["chosen"]
+            if not all(np.array_equal(X[i], x) for i, x in zip(chosen, xs)):
+                X, chosen = np.asarray(xs), np.arange(len(xs))
+        totals = [float(t) for t in totals]
+        failed = [bool(f) for f in failed]
+        # the surrogate learns from the successful, uncapped evaluations only; it models the sum
+        # of squared target scores (smooth where the targets' values are; the capped sum |t-v|/n
+        # is a cone a quadratic fits badly), or the squared total without per-target scores
+        ys = [_model_value(t, None if scores is None else scores[i]) for i, t in enumerate(totals)]
+        good = [not f and not self._capped(t) for t, f in zip(totals, failed)]
+        if self.model is not None:
+            for x, y, g in zip(xs, ys, good):
+                if g:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        self.model.add_data_row(x, y)
+        fit = [self.fitness(x, t, f) for x, t, f in zip(xs, totals, failed)]
+        if self.failure_policy == "impute" and any(failed):
+            ok = [i for i, g in enumerate(good) if g]
+            for i, f in enumerate(failed):
+                if not f or not ok:
+                    continue
+                if self._model_ready() and len(ok) >= 2:
+                    # the model's prediction, mapped onto the batch's totals by rank
+                    pred = np.asarray(self.model.evalpop([xs[j] for j in ok] + [xs[i]]))
+                    order = np.argsort(pred[:-1], kind="stable")
+                    fit[i] = float(np.interp(pred[-1], pred[:-1][order],
+                                             np.sort([totals[j] for j in ok])))
+                else:
+                    fit[i] = float(np.median([totals[j] for j in ok]))
+        F = np.empty(len(X))
+        F[chosen] = fit
+        rest = np.setdiff1d(np.arange(len(X)), chosen)
+        if len(rest):
+            # screened out: ranked behind every evaluated point, in the model's order
+            if self._model_ready():
+                pred = np.asarray(self.model.evalpop(X[rest]), dtype=float)
+                ranks = np.argsort(np.argsort(pred, kind="stable"), kind="stable")
+            else:
+                ranks = np.arange(len(rest))
+            F[rest] = max(F[chosen].max(), self.total_max_score) + 1.0 + ranks
+        self.es.tell(list(X), list(F))
+        self._pending = None
+        self.n_told += len(xs)
+        if self.inject_model_optimum and self.model is not None:
+            self._inject()
+        return fit
+
     def tell(self, xs: Sequence[np.ndarray], totals: Sequence[float],
              failed: Sequence[bool]) -> list[float]:
-        """Tell CMA the scores of the points it asked; returns the fitness values told."""
-        fit = [self.fitness(x, t, f) for x, t, f in zip(xs, totals, failed)]
-        self.es.tell([np.asarray(x) for x in xs], fit)
-        return fit
+        """Alias of :meth:`tell_batch` (older name)."""
+        return self.tell_batch(xs, totals, failed)
+
+    def _inject(self) -> None:
+        """Offer the full quadratic model's minimiser (clipped to the box) to the next ask."""
+        m = self.model
+        if m is None or not set(m.types) & set(self.inject_types) or m.size < 2 * self.dim + 2:
+            return
+        try:
+            if np.any(np.linalg.eigvalsh(m.hessian) <= 0):
+                return
+            x = np.clip(np.asarray(m.xopt, dtype=float), 0.0, 1.0)
+        except Exception:  # noqa: BLE001 -- a singular model just injects nothing
+            return
+        if np.all(np.isfinite(x)):
+            self.es.inject([x], force=True)
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -133,22 +276,256 @@ class CMAOptimizer:
         return {k: v for k, v in self.es.stop().items() if k not in IGNORED_STOPS}
 
     def state(self) -> bytes:
-        """Everything needed to continue exactly: pycma's pickle + NumPy's global RNG state."""
+        """Everything needed to continue exactly: pycma's pickle, the surrogate, the batch in
+        flight and NumPy's global RNG state."""
         return pickle.dumps({
+            "kind": "cma",
             "es": self.es.pickle_dumps(),
             "np_random": np.random.get_state(),
             "total_max_score": self.total_max_score,
             "failure_policy": self.failure_policy,
             "stop_on_convergence": self.stop_on_convergence,
+            "surrogate": self.surrogate,
+            "inject_model_optimum": self.inject_model_optimum,
+            "model": pickle.dumps(self.model) if self.model is not None else None,
+            "pending": self._pending,
+            "n_told": self.n_told,
+            "inject_types": self.inject_types,
         })
 
     @classmethod
     def from_state(cls, blob: bytes) -> CMAOptimizer:
         d = pickle.loads(blob)
+        if d.get("kind", "cma") != "cma":
+            return optimizer_from_state(blob)  # type: ignore[return-value]
         self = cls.__new__(cls)
         self.es = pickle.loads(d["es"])
         np.random.set_state(d["np_random"])
         self.total_max_score = d["total_max_score"]
         self.failure_policy = d["failure_policy"]
         self.stop_on_convergence = d["stop_on_convergence"]
+        # states written before the surrogate existed continue as plain CMA
+        self.surrogate = d.get("surrogate", "none")
+        self.inject_model_optimum = d.get("inject_model_optimum", False)
+        self.model = pickle.loads(d["model"]) if d.get("model") is not None else None
+        self._pending = d.get("pending")
+        self.n_told = d.get("n_told", 0)
+        self.inject_types = tuple(d.get("inject_types", ("full",)))
         return self
+
+
+def _model_value(total: float, scores: Sequence[float] | None) -> float:
+    if scores is not None and len(scores):
+        return float(np.sum(np.square(np.asarray(scores, dtype=float))))
+    return float(total) ** 2
+
+
+# -- NSGA-II ---------------------------------------------------------------------------------------
+class NSGA2Optimizer:
+    """DEAP's NSGA-II (``selNSGA2``, SBX crossover, polynomial mutation) in ``[0, 1]^dim``, every
+    target score an objective (minimised). A generation is one batch: the offspring of the current
+    parents; ``tell_batch`` merges them with the parents and keeps the best ``popsize`` by
+    non-domination rank and crowding distance. Needs ``scores`` (per-target) in ``tell_batch``;
+    without them the single objective is the total.
+    """
+
+    def __init__(self, x0: Sequence[float], sigma: float, popsize: int, seed: int,
+                 total_max_score: float, n_targets: int | None = None, eta_crossover: float = 20.0,
+                 eta_mutation: float = 20.0, cx_prob: float = 0.9) -> None:
+        self.x0 = np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
+        self.dim = int(self.x0.size)
+        self.popsize_ = int(popsize)
+        self.init_sigma = float(sigma)
+        self.total_max_score = float(total_max_score)
+        self.n_targets = n_targets
+        self.eta_c, self.eta_m, self.cx_prob = float(eta_crossover), float(eta_mutation), cx_prob
+        self._rng_state = random.Random(int(seed) if seed else 1234567).getstate()
+        self.parents: list[tuple[np.ndarray, np.ndarray]] = []  # (x, objectives)
+        self._pending: list[np.ndarray] | None = None
+        self.generation = 0
+
+    @property
+    def popsize(self) -> int:
+        return self.popsize_
+
+    def _with_rng(self, fn: Any) -> Any:
+        old = random.getstate()
+        random.setstate(self._rng_state)
+        try:
+            return fn()
+        finally:
+            self._rng_state = random.getstate()
+            random.setstate(old)
+
+    def ask_batch(self, n: int) -> list[np.ndarray]:
+        if self._pending is not None:
+            raise RuntimeError("ask_batch called twice without tell_batch")
+        self._pending = self._with_rng(lambda: self._offspring(n))
+        return [x.copy() for x in self._pending]
+
+    def _offspring(self, n: int) -> list[np.ndarray]:
+        from deap import tools
+
+        if not self.parents:  # first generation: x0 and a spread around it (sigma of the box)
+            out = [self.x0.copy()]
+            while len(out) < n:
+                out.append(np.array([min(1.0, max(0.0, random.gauss(v, self.init_sigma)))
+                                     for v in self.x0]))
+            return out
+        ranks, crowd = self._rank_crowding([f for _, f in self.parents])
+
+        def tournament() -> np.ndarray:
+            i, j = random.randrange(len(self.parents)), random.randrange(len(self.parents))
+            better = i if (ranks[i], -crowd[i]) <= (ranks[j], -crowd[j]) else j
+            return self.parents[better][0]
+
+        out: list[np.ndarray] = []
+        while len(out) < n:
+            a, b = list(tournament()), list(tournament())
+            if random.random() < self.cx_prob:
+                a, b = tools.cxSimulatedBinaryBounded(a, b, self.eta_c, 0.0, 1.0)
+            for c in (a, b):
+                (c,) = tools.mutPolynomialBounded(c, self.eta_m, 0.0, 1.0, 1.0 / self.dim)
+                out.append(np.clip(np.asarray(c, dtype=float), 0.0, 1.0))
+        return out[:n]
+
+    @staticmethod
+    def _rank_crowding(objs: Sequence[np.ndarray]) -> tuple[list[int], list[float]]:
+        from deap import base, creator, tools
+
+        if not hasattr(creator, "SimtuneNSGA2Fit"):
+            creator.create("SimtuneNSGA2Fit", base.Fitness, weights=(-1.0,))
+        inds = []
+        for k, f in enumerate(objs):
+            ind = _Ind(k)
+            ind.fitness = _fitness(f)
+            inds.append(ind)
+        fronts = tools.sortNondominated(inds, len(inds))
+        ranks, crowd = [0] * len(inds), [0.0] * len(inds)
+        for r, front in enumerate(fronts):
+            tools.emo.assignCrowdingDist(front)
+            for ind in front:
+                ranks[ind.k] = r
+                crowd[ind.k] = float(ind.fitness.crowding_dist)
+        return ranks, crowd
+
+    def _objectives(self, total: float, failed: bool, sc: Sequence[float] | None) -> np.ndarray:
+        if sc is None:
+            return np.array([self.total_max_score if failed or not math.isfinite(total)
+                             else float(total)])
+        sc = np.asarray(sc, dtype=float)
+        if failed or not np.all(np.isfinite(sc)):
+            per = self.total_max_score / max(1, len(sc))
+            return np.full(len(sc), per)
+        return sc
+
+    def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
+                   failed: Sequence[bool],
+                   scores: Sequence[Sequence[float]] | None = None) -> None:
+        from deap import tools
+
+        objs = [self._objectives(t, f, None if scores is None else scores[i])
+                for i, (t, f) in enumerate(zip(totals, failed))]
+        pool = self.parents + [(np.asarray(x, dtype=float), o) for x, o in zip(xs, objs)]
+        inds = []
+        for k, (_, f) in enumerate(pool):
+            ind = _Ind(k)
+            ind.fitness = _fitness(f)
+            inds.append(ind)
+        keep = tools.selNSGA2(inds, min(self.popsize_, len(inds)))
+        self.parents = [pool[ind.k] for ind in sorted(keep, key=lambda i: i.k)]
+        self._pending = None
+        self.generation += 1
+
+    def front(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The parents on the first non-dominated front: (x, objectives) pairs."""
+        if not self.parents:
+            return []
+        ranks, _ = self._rank_crowding([f for _, f in self.parents])
+        return [p for p, r in zip(self.parents, ranks) if r == 0]
+
+    @property
+    def _X(self) -> np.ndarray:
+        return np.array([x for x, _ in self.parents]) if self.parents else self.x0[None, :]
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._X.mean(axis=0)
+
+    @property
+    def covariance(self) -> np.ndarray:
+        X = self._X
+        if len(X) < 2:
+            return np.eye(self.dim) * self.init_sigma**2
+        return np.atleast_2d(np.cov(X, rowvar=False))
+
+    @property
+    def sigma(self) -> float:
+        return float(math.sqrt(max(0.0, float(np.mean(np.diag(self.covariance))))))
+
+    def stop_reasons(self) -> dict[str, Any]:
+        return {}
+
+    def state(self) -> bytes:
+        d = dict(self.__dict__)
+        d["kind"] = "nsga2"
+        return pickle.dumps(d)
+
+    @classmethod
+    def from_state(cls, blob: bytes) -> NSGA2Optimizer:
+        d = pickle.loads(blob)
+        d.pop("kind", None)
+        self = cls.__new__(cls)
+        self.__dict__.update(d)
+        return self
+
+
+class _Ind:
+    """A minimal DEAP individual: an index into the pool and a fitness."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.fitness: Any = None
+
+    def __len__(self) -> int:  # pragma: no cover - DEAP never needs the genome here
+        return 0
+
+
+_FIT_CLASSES: dict[int, Any] = {}
+
+
+def _fitness(values: np.ndarray) -> Any:
+    from deap import base
+
+    n = len(values)
+    if n not in _FIT_CLASSES:
+        _FIT_CLASSES[n] = type(f"_SimtuneFit{n}", (base.Fitness,), {"weights": (-1.0,) * n})
+    f = _FIT_CLASSES[n]()
+    f.values = tuple(float(v) for v in values)
+    return f
+
+
+# -- construction from the config ------------------------------------------------------------------
+def make_optimizer(oc: Any, x0: Sequence[float], total_max_score: float, log_dir: Path,
+                   n_targets: int | None = None) -> CMAOptimizer | NSGA2Optimizer:
+    """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes."""
+    algorithm = getattr(oc, "algorithm", "cma")
+    batch = int(oc.offspring_size)
+    if algorithm == "nsga2":
+        return NSGA2Optimizer(x0, oc.sigma, oc.popsize or batch, oc.seed, total_max_score,
+                              n_targets)
+    surrogate = getattr(oc, "surrogate", "lq")
+    factor = getattr(oc, "screen_factor", 1) if surrogate == "lq" else 1
+    popsize = oc.popsize or max(batch, int(round(factor * batch)))
+    return CMAOptimizer(x0, oc.sigma, popsize, oc.seed, total_max_score, log_dir,
+                        oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
+                        surrogate=surrogate,
+                        inject_model_optimum=getattr(oc, "inject_model_optimum", True))
+
+
+def optimizer_from_state(blob: bytes) -> CMAOptimizer | NSGA2Optimizer:
+    """Restore whichever optimizer wrote ``blob``."""
+    kind = pickle.loads(blob).get("kind", "cma")
+    if kind == "nsga2":
+        return NSGA2Optimizer.from_state(blob)
+    return CMAOptimizer.from_state(blob)

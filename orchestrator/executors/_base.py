@@ -49,6 +49,7 @@ class JobInfo:
     started_at: float | None = None  # epoch seconds when the job started running
     exit_code: int | None = None
     detail: str = ""
+    elapsed_s: float | None = None  # how long the job ran, as far as the backend knows
 
 
 class Executor(abc.ABC):

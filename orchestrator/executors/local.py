@@ -50,6 +50,7 @@ class LocalExecutor(Executor):
         )
         self._jobs: dict[str, Any] = {}
         self._started: dict[str, float] = {}
+        self._ended: dict[str, float] = {}
         self._cancelled: set[str] = set()
 
     def capacity(self) -> int:
@@ -84,7 +85,10 @@ class LocalExecutor(Executor):
                 rc = None
             state = JobState.CANCELLED if jid in self._cancelled else (
                 JobState.COMPLETED if rc == 0 else JobState.FAILED)
-            out[jid] = JobInfo(state, self._started.get(jid), rc, self._log_tail(jid))
+            end = self._ended.setdefault(jid, time.time())
+            start = self._started.get(jid)
+            out[jid] = JobInfo(state, start, rc, self._log_tail(jid),
+                               elapsed_s=(end - start) if start is not None else None)
         return out
 
     def _log_tail(self, jid: str, n: int = 1500) -> str:

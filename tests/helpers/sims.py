@@ -47,6 +47,7 @@ def rate_sheet(params: Mapping[str, float], out_dir: Path, seed: int,
         w.add_sheet("exc", ids=np.arange(n), x=np.linspace(-1, 1, n), y=np.zeros(n))
         k = w.add_segment(kind="spontaneous", duration_ms=duration_ms)
         w.add_spikes(k, "exc", trains)
+        w.add_timeseries("signal", np.arange(10.0), np.full(10, rate))
     return path
 
 
@@ -80,12 +81,12 @@ def misbehave(params: Mapping[str, float], out_dir: Path, seed: int, mode: str =
         p = out_dir / "datastore.h5"
         p.write_bytes(b"this is not HDF5")
         return p
-    if mode == "nan":
-        p = out_dir / "datastore.h5"
-        with DataStoreWriter(p, simulator="nan") as w:
-            w.add_sheet("exc", ids=[0], x=[0.0], y=[0.0])
-            k = w.add_segment(kind="spontaneous", duration_ms=float("nan"))
-            w.add_spikes(k, "exc", [[1.0, 2.0]])
+    if mode == "nan":  # a numerical blow-up: the recorded signal holds NaN
+        p = rate_sheet(params, out_dir, seed)
+        import h5py
+
+        with h5py.File(p, "a") as f:
+            f["timeseries/signal/values"][3] = np.nan
         return p
     if mode == "explosion":
         p = rate_sheet(params, out_dir, seed)

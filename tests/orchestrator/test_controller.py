@@ -1,0 +1,120 @@
+"""The controller end to end on the local executor: determinism, failures, cleanup, resume."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchestrator import load_generations, load_results
+from orchestrator.cli import main
+from orchestrator.records import RESULT_FILE
+
+
+def run_cli(*args: str) -> int:
+    return main([*args, "--no-progress"] if args[0] in ("run", "resume") else list(args))
+
+
+def test_run_records_every_evaluation(write_config, tmp_path: Path, capsys) -> None:
+    cfg = write_config(optimizer={"max_ngen": 3})
+    assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / "run")) == 0
+    out = capsys.readouterr().out
+    df = load_results(tmp_path / "run")
+    assert len(df) == 12
+    assert sorted(zip(df.generation, df.individual)) == [(g, i) for g in range(3) for i in range(4)]
+    assert (df.status == "ok").all()
+    # every parameter (free, constant, derived), every target value and score
+    for col in ("param.a", "param.b", "param.c", "param.k", "param.d",
+                "value.SpontActivityTarget[exc]", "score.IrregularityTarget[exc]"):
+        assert col in df.columns
+    assert np.allclose(df["param.d"], df["param.a"] + 3.0)
+    assert (df["param.k"] == 3.0).all()
+    scores = df[[c for c in df.columns if c.startswith("score.")]].sum(axis=1)
+    assert np.allclose(scores, df.total_score)
+    assert df.runtime_s.gt(0).all() and df.host.notna().all() and df.job_id.notna().all()
+    best = df.total_score.min()
+    assert f"best total score: {best:.6g}" in out
+    gens = load_generations(tmp_path / "run")
+    assert list(gens.generation) == [0, 1, 2] and (gens.sigma > 0).all()
+
+
+def test_same_seed_same_sequence(write_config, tmp_path: Path) -> None:
+    cfg = write_config()
+    for name in ("r1", "r2"):
+        assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / name)) == 0
+    a, b = load_results(tmp_path / "r1"), load_results(tmp_path / "r2")
+    cols = [c for c in a.columns if c.startswith(("param.", "score.", "value."))] + ["total_score"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    other = write_config("other", optimizer={"seed": 4})
+    assert run_cli("run", str(other), "--run-dir", str(tmp_path / "r3")) == 0
+    c = load_results(tmp_path / "r3")
+    assert not np.allclose(a["param.a"], c["param.a"])
+
+
+def test_resume_extends_max_ngen(write_config, tmp_path: Path) -> None:
+    cfg = write_config(optimizer={"max_ngen": 2})
+    assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / "a")) == 0
+    assert run_cli("resume", str(tmp_path / "a"), "--max-ngen", "4") == 0
+    full = write_config("full", optimizer={"max_ngen": 4})
+    assert run_cli("run", str(full), "--run-dir", str(tmp_path / "b")) == 0
+    a, b = load_results(tmp_path / "a"), load_results(tmp_path / "b")
+    assert len(a) == 16
+    cols = [c for c in a.columns if c.startswith("param.")] + ["total_score"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_cleanup_keeps_best_k_datastores(write_config, tmp_path: Path) -> None:
+    cfg = write_config(optimizer={"max_ngen": 3}, cleanup={"keep_best": 2})
+    assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / "run")) == 0
+    df = load_results(tmp_path / "run")
+    stores = sorted((tmp_path / "run" / "evals").glob("g*/i*/datastore.h5"))
+    best2 = df.nsmallest(2, "total_score").eval_dir.map(lambda d: str(Path(d) / "datastore.h5"))
+    assert sorted(map(str, stores)) == sorted(best2)
+    # the small records stay for every evaluation
+    assert len(list((tmp_path / "run" / "evals").glob(f"g*/i*/{RESULT_FILE}"))) == 12
+
+
+def test_run_dir_refuses_existing_run(write_config, tmp_path: Path, capsys) -> None:
+    cfg = write_config(optimizer={"max_ngen": 1})
+    assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / "run")) == 0
+    assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / "run")) == 2
+    assert "simtune resume" in capsys.readouterr().err
+
+
+def test_validate_and_score(write_config, tmp_path: Path, capsys) -> None:
+    from tests.helpers.sims import rate_sheet
+
+    cfg = write_config()
+    assert main(["validate", str(cfg)]) == 0
+    assert "3 free parameters" in capsys.readouterr().out
+    store = rate_sheet({"a": 0.4, "b": 0.5, "c": 0.8}, tmp_path, seed=0)
+    assert main(["score", str(cfg), str(store), "--json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    names = [t["name"] for t in out["targets"]]
+    assert names == ["SpontActivityTarget[exc]", "IrregularityTarget[exc]"]
+    assert math.isclose(out["total_score"], sum(t["score"] for t in out["targets"]))
+    # the same code path the evaluations use: the worker's record gives the same scores
+    from evaluators.evaluate import build_targets, score_store
+    from evaluators.datastore import DataStore
+    from orchestrator.config import load_config
+
+    c = load_config(cfg)
+    with DataStore(store) as ds:
+        again = score_store(build_targets([t.spec() for t in c.targets]), ds, {})
+    assert [o.score for o in again] == [t["score"] for t in out["targets"]]
+
+
+@pytest.mark.parametrize("path", ["missing.h5", "garbage"])
+def test_score_bad_datastore_is_a_clear_error(write_config, tmp_path: Path, capsys, path) -> None:
+    cfg = write_config()
+    p = tmp_path / path
+    if path == "garbage":
+        p.write_bytes(b"not hdf5 at all")
+    assert main(["score", str(cfg), str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("simtune: datastore:") and "Traceback" not in err
