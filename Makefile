@@ -1,0 +1,55 @@
+# simtune — the two commands a new user needs: `make demo` and `make test`.
+# Everything they need is installed here: a virtual environment (.venv), the package, and for
+# `make test` the test extras and a real single-node SLURM cluster (scripts/slurm-up.sh, root).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+DEMO_CONFIG ?= param_optim/v1_sheet.yaml
+DEMO_RUN    ?= runs/demo
+# SLURM=0 skips the cluster bring-up (the slurm-marked tests then skip outside CI)
+SLURM  ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv install install-test slurm-up slurm-down clean help
+
+help:
+	@echo "make demo   - install and run the example optimisation on the local executor"
+	@echo "make test   - install test extras, start the local SLURM cluster, run the test suite"
+	@echo "make slurm-up / slurm-down - start / stop the single-node test cluster"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+venv: $(PY)
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	rm -rf $(DEMO_RUN)
+	$(VENV)/bin/simtune run $(DEMO_CONFIG) --run-dir $(DEMO_RUN) --executor local
+	@echo "look at it: $(VENV)/bin/simtune status $(DEMO_RUN); $(VENV)/bin/simtune report $(DEMO_RUN)"
+
+slurm-up:
+	bash scripts/slurm-up.sh
+
+slurm-down:
+	bash scripts/slurm-down.sh
+
+test: install-test
+ifeq ($(SLURM),1)
+	bash scripts/slurm-up.sh
+endif
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
