@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evaluators._faults import failpoint
+
 __all__ = ["atomic_write_bytes", "atomic_write_json", "read_json"]
 
 
@@ -24,6 +26,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        failpoint("atomic_write")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

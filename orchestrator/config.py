@@ -58,23 +58,31 @@ def _found(text: str) -> str:
 # -- sections -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """``optimizer``: CMA-ES over the unit cube of the free parameters."""
+    """``optimizer``: the search over the unit cube of the free parameters (docs/optimizer.md)."""
 
     offspring_size: int = 12  # evaluations submitted per generation (the batch)
     sigma: float = 1 / 6  # initial step size in the normalised [0, 1] space
     seed: int = 1
     max_ngen: int = 50
-    popsize: int | None = None  # CMA population; default = offspring_size
+    popsize: int | None = None  # CMA population (>= offspring_size); default screen_factor x batch
     cma_options: dict[str, Any] = field(default_factory=dict)
-    failure_policy: str = "penalize"  # penalize | max_score
+    failure_policy: str = "impute"  # impute | penalize | max_score
     stop_on_convergence: bool = False  # honour pycma's own stop criteria (tolx, tolfun...)
+    algorithm: str = "cma"  # cma (pycma CMA-ES) | nsga2 (DEAP NSGA-II, every target an objective)
+    surrogate: str = "lq"  # lq (pycma's LQModel) | none
+    screen_factor: float = 1.0  # CMA population = screen_factor x batch, pre-screened by the model
+    inject_model_optimum: bool = True  # offer the quadratic model's minimiser to CMA
 
     _checks = {
         "offspring_size": (lambda v: v >= 1, "an integer >= 1"),
         "sigma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
         "max_ngen": (lambda v: v >= 1, "an integer >= 1"),
         "popsize": (lambda v: v is None or v >= 2, "an integer >= 2 or null"),
-        "failure_policy": (lambda v: v in ("penalize", "max_score"), "'penalize' or 'max_score'"),
+        "failure_policy": (lambda v: v in ("impute", "penalize", "max_score"),
+                           "'impute', 'penalize' or 'max_score'"),
+        "algorithm": (lambda v: v in ("cma", "nsga2"), "'cma' or 'nsga2'"),
+        "surrogate": (lambda v: v in ("lq", "none"), "'lq' or 'none'"),
+        "screen_factor": (lambda v: 1 <= v <= 20, "a number in [1, 20]"),
     }
 
 
@@ -508,8 +516,12 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     except SpaceError as exc:
         raise ConfigError(exc.path, exc.expected, exc.found) from None
     optimizer = _build(OptimizerConfig, raw.get("optimizer"), "optimizer")
-    if optimizer.popsize is not None and optimizer.popsize != optimizer.offspring_size:
-        raise ConfigError("optimizer.popsize", f"null or equal to offspring_size "
+    if (optimizer.algorithm == "nsga2" and optimizer.popsize is not None
+            and optimizer.popsize < 2):
+        raise ConfigError("optimizer.popsize", "null or >= 2", optimizer.popsize)
+    if (optimizer.algorithm == "cma" and optimizer.popsize is not None
+            and optimizer.popsize < optimizer.offspring_size):
+        raise ConfigError("optimizer.popsize", f"null or >= offspring_size "
                           f"({optimizer.offspring_size})", optimizer.popsize)
     _cma_options(optimizer.cma_options)
     executor = _build(ExecutorConfig, raw.get("executor"), "executor")

@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
+from evaluators._faults import failpoint
 from evaluators._io import atomic_write_json, read_json
 from evaluators.evaluate import failed_record
 from orchestrator.checkpoint import (
@@ -153,11 +154,11 @@ class Controller:
         if cp is None:
             oc = self.cfg.optimizer
             (self.run_dir / "cma").mkdir(exist_ok=True)
-            opt = CMAOptimizer(
-                self.cfg.space.to_unit(self.cfg.centroid), oc.sigma,
-                oc.popsize or oc.offspring_size, oc.seed, self.cfg.total_max_score,
-                self.run_dir / "cma", oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
-            )
+            from orchestrator.optimizer import make_optimizer
+
+            opt = make_optimizer(oc, self.cfg.space.to_unit(self.cfg.centroid),
+                                 self.cfg.total_max_score, self.run_dir / "cma",
+                                 n_targets=len(self.cfg.targets))
             cp = Checkpoint(0, opt.state(), oc.max_ngen)
         else:
             opt = CMAOptimizer.from_state(cp.optimizer_state)
@@ -197,6 +198,8 @@ class Controller:
                 self.executor.close()
 
     def _run(self) -> Checkpoint:
+        for stale in self.run_dir.glob(".*.tmp"):  # torn atomic writes of a killed controller
+            stale.unlink(missing_ok=True)
         if self.cfg.reference is not None and not self.meta.get("reference_values"):
             self._run_reference()
         opt, cp = self._load_or_init()
@@ -207,13 +210,17 @@ class Controller:
             g = cp.next_generation
             t0 = time.time()
             xs = opt.ask_batch(self.cfg.optimizer.offspring_size)
+            failpoint("after_ask")
             sigma = opt.sigma
             records = self._evaluate_generation(g, xs)
             failed = [r["status"] != "ok" for r in records]
             totals = [float(r["total_score"]) for r in records]
             opt.tell_batch(xs, totals, failed)
+            failpoint("after_tell")
             self.results.append(records)
+            failpoint("after_results")
             self.results.append_generation(self._generation_row(g, records, sigma, opt, t0))
+            failpoint("after_generation_row")
             cp.best = self._update_best(cp.best, records)
             self._cleanup(g, records, cp.best)
             cp.next_generation = g + 1
@@ -223,7 +230,9 @@ class Controller:
             if stop:
                 cp.finished, cp.stop_reason = True, ", ".join(stop)
                 log.info("pycma stop criteria met: %s", cp.stop_reason)
+            failpoint("before_checkpoint")
             save_checkpoint(self.run_dir, cp)
+            failpoint("after_checkpoint")
             clear_inflight(self.run_dir)
             best = cp.best[0]["total_score"] if cp.best else math.nan
             log.info("generation %d done in %.1f s: %d ok, %d failed, best so far %.4g",
@@ -260,6 +269,7 @@ class Controller:
             inflight = {"generation": g, "points": [x.tolist() for x in xs], "jobs": {},
                         "started_at": time.time()}
             save_inflight(self.run_dir, inflight)
+            failpoint("after_inflight")
         tasks = []
         for i, x in enumerate(xs):
             task = self._task(g, i, self.cfg.space.from_unit(x))
@@ -308,6 +318,7 @@ class Controller:
                 if bar is not None:
                     self._bar_update(bar, records)
                 if pending:
+                    failpoint("waiting")
                     time.sleep(0.1 if n <= 200 else 0.25)
         finally:
             if bar is not None:
@@ -343,6 +354,7 @@ class Controller:
             jobs[str(i)] = {"job_id": jid, "submitted_at": now,
                             "resubmits": prev.get("resubmits", -1) + 1}
         save_inflight(self.run_dir, inflight)  # job ids on disk before waiting: re-attachable
+        failpoint("after_submit")
         return rest
 
     def _check_jobs(self, g: int, tasks: list[dict[str, Any]], jobs: dict[str, dict[str, Any]],

@@ -31,7 +31,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from orchestrator.results import flatten, iter_jsonl, load_generations, load_results
+from orchestrator.results import flatten, load_results
 
 __all__ = [
     "FIGURES",
@@ -48,6 +48,7 @@ __all__ = [
     "plot_population",
     "plot_scores",
     "plot_sigma",
+    "read_generations",
     "write_report",
 ]
 
@@ -174,6 +175,55 @@ def _inflight_rows(run_dir: Path, df: pd.DataFrame) -> tuple[pd.DataFrame, int |
     return df, g, len(rows), n
 
 
+def read_generations(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """``generations.jsonl`` like :func:`orchestrator.load_generations`, but the covariance is
+    parsed only for the last generation that has one (the other rows hold ``None``).
+
+    The covariance is most of the file (d^2 numbers a generation); the report needs only the
+    last, so the text after the ``"covariance"`` key is kept unparsed until it is needed.
+    """
+    import json
+
+    key = b', "covariance": '
+    rows: list[dict[str, Any]] = []
+    last_cov: tuple[int, bytes] | None = None
+    try:
+        fh = open(Path(run_dir) / "generations.jsonl", "rb")
+    except FileNotFoundError:
+        return pd.DataFrame()
+    with fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break  # torn last line
+            pos = line.rfind(key)
+            try:
+                if pos > 0:
+                    row = json.loads(line[:pos] + b"}")
+                    cov = line[pos + len(key):].rstrip()[:-1].strip()
+                    if not (cov == b"null" or (cov.startswith(b"[") and cov.endswith(b"]"))):
+                        raise json.JSONDecodeError("covariance is not the last key", "", 0)
+                    row["covariance"] = None
+                    if cov.strip() != b"null":
+                        last_cov = (len(rows), cov)
+                else:
+                    row = json.loads(line)
+            except json.JSONDecodeError:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+            rows.append(row)
+    if last_cov is not None:
+        try:
+            rows[last_cov[0]]["covariance"] = json.loads(last_cov[1])
+        except json.JSONDecodeError:
+            pass
+    df = pd.DataFrame.from_records(rows)
+    if not df.empty:
+        df = df.drop_duplicates("generation", keep="first").sort_values("generation")
+    return df.reset_index(drop=True)
+
+
 def load_run(run_dir: str | os.PathLike[str], include_inflight: bool = True) -> RunData:
     """Read a run (live or finished) for the figures; takes no lock.
 
@@ -182,7 +232,7 @@ def load_run(run_dir: str | os.PathLike[str], include_inflight: bool = True) -> 
     """
     run_dir = Path(run_dir)
     df = load_results(run_dir)
-    gens = load_generations(run_dir)
+    gens = read_generations(run_dir)
     g_in, done, size = None, 0, 0
     if include_inflight:
         df, g_in, done, size = _inflight_rows(run_dir, df)

@@ -24,6 +24,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 
+from evaluators._faults import failpoint
+
 __all__ = ["ResultsWriter", "iter_jsonl", "load_generations", "load_results", "flatten"]
 
 RESULTS_FILE = "results.jsonl"
@@ -64,6 +66,11 @@ def _append_lines(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
                 if fh.read(1) != b"\n":
                     data = b"\n" + data
         view = memoryview(data)
+        half = len(view) // 2
+        while len(view) > half:  # in two parts, so a test can kill the writer in between
+            n = os.write(fd, view[: len(view) - half])
+            view = view[n:]
+        failpoint("results_write")
         while view:
             n = os.write(fd, view)
             view = view[n:]

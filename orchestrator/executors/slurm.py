@@ -79,7 +79,7 @@ _STATES: dict[str, JobState] = {
     "PREEMPTED": JobState.PREEMPTED,
 }
 
-_SACCT_FIELDS = "JobID,State,Start,ExitCode,Elapsed"
+_SACCT_FIELDS = "JobID,State,Start,ExitCode,Elapsed,NodeList"
 _ARRAY_ID = re.compile(r"^(\d+)_(\d+|\[[^\]]*\])(?:\.(.+))?$")
 _PLAIN_ID = re.compile(r"^(\d+)(?:\.(.+))?$")
 
@@ -324,15 +324,16 @@ class SlurmExecutor(Executor):
         whole: dict[str, JobInfo] = {}
         for line in res.stdout.splitlines():
             parts = line.split("|")
-            if len(parts) < 5:
+            if len(parts) < 6:
                 continue
-            jid_field, raw, start, code, elapsed = parts[:5]
+            jid_field, raw, start, code, elapsed, nodes = parts[:6]
+            # a job that never ran (cancelled while pending) has Start = cancel time: drop it
+            never_ran = nodes.strip() in ("", "None assigned")
             ids, step = parse_job_ids(jid_field)
             state = map_state(raw)
             if step is None and ids and ids[0] in bases:
                 # the array's own record: SLURM folds tasks that never got their own record
                 # (e.g. a pending array cancelled as a whole) into one line "1234"
-                never_ran = state == JobState.CANCELLED and elapsed.strip() in ("00:00:00", "")
                 whole[ids[0]] = JobInfo(state, None if never_ran else _epoch(start),
                                         _exit_code(code), f"sacct: {raw} (whole array)")
                 continue
@@ -345,7 +346,6 @@ class SlurmExecutor(Executor):
                         oom_steps[jid] = step
                 continue
             # with -D a requeued job has several records, oldest first: the last one wins
-            never_ran = state == JobState.CANCELLED and elapsed.strip() in ("00:00:00", "")
             info = JobInfo(state, None if never_ran else _epoch(start), _exit_code(code),
                            f"sacct: {raw} exit {code} elapsed {elapsed}")
             for jid in ids:
