@@ -376,6 +376,15 @@ class DataStore:
         except KeyError:
             raise DataStoreError(f"no spikes for sheet {sheet!r}") from None
 
+    def spike_offsets(self, segment: Segment | int, sheet: str) -> np.ndarray:
+        """Only the ``offsets`` of :meth:`spikes` (spike counts are ``np.diff``): a few kB to
+        read where the spike times may be hundreds of MB."""
+        g = self._segment_group(segment, sheet)
+        try:
+            return g["spike_offsets"][()]  # type: ignore[no-any-return]
+        except KeyError:
+            raise DataStoreError(f"no spikes for sheet {sheet!r}") from None
+
     def signal(self, segment: Segment | int, sheet: str, name: str) -> Signal:
         g = self._segment_group(segment, sheet)
         try:

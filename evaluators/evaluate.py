@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -178,15 +180,34 @@ def evaluate(task: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_task(task_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Job entry point: evaluate the task at ``task_path`` and write its result file."""
+class Terminated(BaseException):
+    """The job was told to stop (SIGTERM: time limit, scancel, memory, preemption)."""
+
+
+def _on_sigterm(signum: int, _frame: Any) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+def run_task(task_path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Job entry point: evaluate the task at ``task_path`` and write its result file.
+
+    A job told to stop (SIGTERM from the scheduler at its time limit, on ``scancel``, on running
+    out of memory) writes **no** result: the scheduler's state says why it ended. (submitit
+    ignores SIGTERM in jobs by default; here it stops the evaluation, so a simulator killed at the
+    limit is never recorded as an ``exception`` of its own.)
+    """
     t0 = time.time()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     task_path = Path(task_path)
     task = read_json(task_path)
     for entry in reversed(task.get("sys_path", [])):  # user modules beside the config
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    record = evaluate(task)
+    try:
+        record = evaluate(task)
+    except Terminated:
+        return None
     record.update(
         runtime_s=time.time() - t0,
         started_at=t0,
@@ -201,4 +222,5 @@ def run_task(task_path: str | os.PathLike[str]) -> dict[str, Any]:
 
 if __name__ == "__main__":  # pragma: no cover - `python -m evaluators.evaluate TASK.json`
     rec = run_task(sys.argv[1])
-    print(rec["status"], rec["reason"] or "", rec["total_score"])
+    print("terminated" if rec is None else f"{rec['status']} {rec['reason'] or ''} "
+          f"{rec['total_score']}")

@@ -386,7 +386,7 @@ class Controller:
                     to_submit.append(i)
                     finished_seen.pop(i, None)
                     continue
-                reason, detail = self._classify(info, job, first)
+                reason, detail = self._classify(info, job)
                 records[i] = self._failed(tasks[i], reason, detail, job)
                 pending.discard(i)
                 continue
@@ -420,20 +420,12 @@ class Controller:
         if changed:
             save_inflight(self.run_dir, inflight)
 
-    def _classify(self, info: JobInfo, job: dict[str, Any], seen_end: float
-                  ) -> tuple[Reason, str]:
+    @staticmethod
+    def _classify(info: JobInfo, job: dict[str, Any]) -> tuple[Reason, str]:
         reason = _STATE_REASON.get(info.state, Reason.CRASHED)
         detail = f"job {job['job_id']} ended {info.state.value} without a result"
         if info.exit_code is not None:
             detail += f" (exit code {info.exit_code})"
-        elapsed = info.elapsed_s
-        if elapsed is None:
-            started = job.get("started_at") or info.started_at or job["submitted_at"]
-            elapsed = seen_end - started
-        if reason is Reason.CRASHED and elapsed >= self.cfg.executor.time_limit_s - 0.5:
-            reason = Reason.TIMEOUT  # the local executor kills at the limit without a state
-            detail += f"; ran {elapsed:.1f} s into the time limit of " \
-                      f"{self.cfg.executor.time_limit_s:g} s"
         if info.detail:
             detail += "\n" + info.detail[-1500:]
         return reason, detail

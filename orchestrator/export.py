@@ -215,6 +215,7 @@ def export(run_dir: str | os.PathLike[str], top: int | None = 1, fmt: str = "jso
         return EXIT_OK if optuna_journal else EXIT_FAILED
     if pareto:
         rows = pareto_front(ok, [c for c in ok.columns if c.startswith("score.")])
+        rows = rows.sort_values(["total_score", "generation", "individual"], kind="stable")
         obj: Any = entries(df, rows, porder, torder)
     else:
         rows = ok.sort_values(["total_score", "generation", "individual"], kind="stable")

@@ -10,8 +10,9 @@ Every figure is made by a ``plot_*`` function that takes the loaded tables and r
 :class:`matplotlib.figure.Figure`; the analysis notebook calls the same functions. Figures are
 built with the object-oriented API (no :mod:`matplotlib.pyplot`, so no GUI backend, no global
 figure registry): saving renders with Agg on a headless node, and a notebook's backend is left
-alone. Everything is vectorised; the population plot uses 2-D histograms, so 10^5 evaluations
-take seconds (``benchmarks/bench_report.py``).
+alone. Everything is vectorised; the population plot uses 2-D histograms, so the figures of
+10^5 evaluations take ~12 CPU seconds, reading the files about as much
+(``benchmarks/bench_report.py``, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations

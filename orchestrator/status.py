@@ -72,21 +72,26 @@ def collect_status(run_dir: Path) -> dict[str, Any]:
     if inflight is not None and cp is not None and inflight.get("generation") == cp.next_generation:
         g = inflight["generation"]
         n = len(inflight["points"])
-        done = failed = 0
+        done = failed = running = pending = 0
         for i in range(n):
             res = run_dir / "evals" / f"g{g:04d}" / f"i{i:03d}" / RESULT_FILE
+            job = inflight["jobs"].get(str(i))
             if res.exists():
-                done += 1
                 try:
-                    failed += read_json(res).get("status") != "ok"
+                    ok = read_json(res).get("status") == "ok"
                 except (OSError, json.JSONDecodeError):
-                    pass
+                    ok = True  # being written
+                done += ok
+                failed += not ok
+            elif job is not None and "started_at" in job:
+                running += 1
+            elif job is not None:
+                pending += 1
         submitted = len(inflight["jobs"])
-        running = sum(1 for j in inflight["jobs"].values() if "started_at" in j)
         out["current_generation"] = {
-            "generation": g, "size": n, "submitted": submitted, "done": done - failed,
-            "failed": failed, "running": max(running - done, 0),
-            "pending": max(submitted - running, 0), "not_submitted": n - submitted,
+            "generation": g, "size": n, "submitted": submitted, "done": done,
+            "failed": failed, "running": running, "pending": pending,
+            "not_submitted": n - submitted,
             "running_for_s": time.time() - inflight.get("started_at", time.time()),
         }
     return out

@@ -17,7 +17,7 @@ from targets._base import (
     evaluate_target,
     score_value,
 )
-from targets import spiking
+from targets import conductance, penalty, spiking, timeseries, tuning
 
 __all__ = [
     "KINDS",
@@ -33,7 +33,9 @@ __all__ = [
 
 #: Built-in target classes by name. Modules add theirs in their ``TARGETS`` tuple.
 REGISTRY: dict[str, type[Target]] = {
-    cls.__name__: cls for module in (spiking,) for cls in module.TARGETS
+    cls.__name__: cls
+    for module in (spiking, tuning, conductance, timeseries, penalty)
+    for cls in module.TARGETS
 }
 
 

@@ -1,7 +1,8 @@
 """Local executors over submitit: ``local`` (one process per evaluation) and ``debug`` (in-process).
 
-``local`` runs each evaluation through :class:`submitit.LocalExecutor` with the per-evaluation
-time limit (submitit kills the job when it runs out). Its job id is the pid of submitit's local
+``local`` runs each evaluation through :class:`submitit.LocalExecutor`. The executor enforces the
+per-evaluation time limit itself: a job running longer is interrupted and reported as ``TIMEOUT``
+(submitit's own limit, 30 s later, is only a backstop). Its job id is the pid of submitit's local
 job controller; a resumed simtune controller re-attaches to a job that outlived the previous
 controller by checking that pid in ``/proc`` (and that it is still a submitit job of this run, so
 a recycled pid is never mistaken for one). At most ``max_parallel`` jobs run at once (default: the
@@ -46,12 +47,13 @@ class LocalExecutor(Executor):
         super().__init__(folder, options)
         self._ex = submitit.LocalExecutor(folder=str(self.folder))
         self._ex.update_parameters(
-            timeout_min=max(options.time_limit_s / 60.0, 1 / 60), signal_delay_s=0
+            timeout_min=(options.time_limit_s + 30.0) / 60.0, signal_delay_s=0
         )
         self._jobs: dict[str, Any] = {}
         self._started: dict[str, float] = {}
         self._ended: dict[str, float] = {}
         self._cancelled: set[str] = set()
+        self._timed_out: set[str] = set()
 
     def capacity(self) -> int:
         limit = self.options.max_parallel or os.cpu_count() or 1
@@ -75,16 +77,26 @@ class LocalExecutor(Executor):
             job = self._jobs.get(jid)
             if job is not None:
                 rc = job._process.poll() if job._process is not None else None
+                start = self._started.get(jid)
+                if rc is None and start is not None and (
+                        time.time() - start > self.options.time_limit_s):
+                    self._timed_out.add(jid)
+                    self._interrupt(job)
+                    rc = job._process.poll() if job._process is not None else None
                 if rc is None:
-                    out[jid] = JobInfo(JobState.RUNNING, self._started.get(jid))
+                    out[jid] = JobInfo(JobState.RUNNING, start)
                     continue
             elif _proc_alive(int(jid), str(self.folder)):  # re-attached after a resume
                 out[jid] = JobInfo(JobState.RUNNING, None, detail="re-attached")
                 continue
             else:
                 rc = None
-            state = JobState.CANCELLED if jid in self._cancelled else (
-                JobState.COMPLETED if rc == 0 else JobState.FAILED)
+            if jid in self._timed_out:
+                state = JobState.TIMEOUT
+            elif jid in self._cancelled:
+                state = JobState.CANCELLED
+            else:
+                state = JobState.COMPLETED if rc == 0 else JobState.FAILED
             end = self._ended.setdefault(jid, time.time())
             start = self._started.get(jid)
             out[jid] = JobInfo(state, start, rc, self._log_tail(jid),
@@ -104,19 +116,24 @@ class LocalExecutor(Executor):
         for jid in job_ids:
             self._cancelled.add(jid)
             job = self._jobs.get(jid)
-            if job is not None and job._process is not None:
-                if job._process.poll() is None:
-                    job._process.send_signal(signal.SIGINT)
+            if job is not None:
+                self._interrupt(job)
             elif _proc_alive(int(jid), str(self.folder)):
                 os.kill(int(jid), signal.SIGINT)
-        deadline = time.time() + 5.0
-        for jid in job_ids:  # the job controller kills its tasks on SIGINT; insist if needed
-            job = self._jobs.get(jid)
-            while job is not None and job._process is not None and job._process.poll() is None:
-                if time.time() > deadline:
-                    job._process.send_signal(signal.SIGTERM)
-                    break
-                time.sleep(0.05)
+
+    @staticmethod
+    def _interrupt(job: Any, grace_s: float = 5.0) -> None:
+        """SIGINT submitit's job controller (it kills its task); SIGTERM after ``grace_s``."""
+        proc = job._process
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        deadline = time.time() + grace_s
+        while proc.poll() is None:
+            if time.time() > deadline:
+                proc.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.05)
 
 
 class DebugExecutor(Executor):

@@ -2,10 +2,11 @@
 
 Submission
     :meth:`SlurmExecutor._submit` sends the generation's task files as ONE job array
-    (``submitit`` ``map_array``); each array task runs :func:`run_job` (which runs
-    :func:`evaluators.evaluate.run_task`) once, as the batch step itself (no ``srun`` wrapper: an
-    MPI simulator started by the ``command`` evaluator with ``srun`` gets the whole allocation).
-    Job ids are ``"<array>_<index>"`` in task order.
+    (``submitit`` ``map_array`` of :func:`evaluators.evaluate.run_task`); each array task runs
+    it once in the batch step (no ``srun`` wrapper: an MPI simulator started by the ``command``
+    evaluator with ``srun`` gets the whole allocation). Job ids are ``"<array>_<index>"`` in task
+    order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
+    +0.4 s per evaluation).
 
 Polling
     :meth:`SlurmExecutor._poll` asks ``sacct`` once for every open array (steps included: an
@@ -20,22 +21,19 @@ Re-attach
 
 Time limit
     ``--time`` is ``time_limit_s`` rounded up to whole minutes. SLURM kills a job that runs past
-    it (checked about every 30 s) and records TIMEOUT. ``signal_delay_s`` before the limit the job
-    process (and only it: ``--signal=B:USR2@...`` and the job ``exec``s python) gets SIGUSR2,
-    which it logs; submitit's own handler would turn it into an exception, i.e. an evaluation
-    failed as ``exception`` instead of ``timeout``. On SIGTERM (time limit, ``scancel``,
-    preemption) the job process exits at once without a result file, so the scheduler's state
-    explains the failure.
+    it (checked about every 30 s) and records TIMEOUT. submitit asks for a warning signal
+    ``signal_delay_s`` before the limit; its handler in the job would raise inside the simulation
+    (a non-checkpointable job "timed-out": FAILED, recorded as ``exception`` instead of
+    ``timeout``). simtune sends it to the batch shell only (``--signal=B:USR2@N``), which traps it,
+    so the evaluation runs on until the limit.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -47,7 +45,7 @@ import submitit
 
 from orchestrator.executors._base import Executor, JobInfo, JobState
 
-__all__ = ["SlurmExecutor", "SubmitError", "map_state", "parse_job_ids", "run_job"]
+__all__ = ["SlurmExecutor", "SubmitError", "map_state", "parse_job_ids"]
 
 log = logging.getLogger("simtune.executor.slurm")
 
@@ -172,34 +170,6 @@ def _compress(job_ids: Iterable[str]) -> list[str]:
     return out + plain
 
 
-# -- the job process ------------------------------------------------------------------------------
-def _warn_time_limit(signum: int, frame: Any) -> None:
-    print("simtune: SIGUSR2: the SLURM time limit is near", file=sys.stderr, flush=True)
-
-
-def _terminated(signum: int, frame: Any) -> None:
-    # time limit, scancel or preemption: leave no result file, the scheduler's state says why
-    os._exit(128 + signum)
-
-
-def run_job(task_path: str) -> Any:
-    """What each array task runs: :func:`evaluators.evaluate.run_task` with simtune's signals."""
-    from evaluators.evaluate import run_task
-
-    signal.signal(signal.SIGUSR2, _warn_time_limit)  # submitit's handler would raise instead
-    signal.signal(signal.SIGTERM, _terminated)  # submitit's would ignore it until SIGKILL
-    return run_task(task_path)
-
-
-class _Submitit(submitit.SlurmExecutor):
-    """submitit's executor whose job command ``exec``s python: python is the batch shell, so the
-    ``B:`` signal reaches it (and only it)."""
-
-    @property
-    def _submitit_command_str(self) -> str:
-        return "exec " + super()._submitit_command_str
-
-
 # -- the executor ---------------------------------------------------------------------------------
 class SlurmExecutor(Executor):
     """Run evaluations as SLURM job arrays (see the module docstring).
@@ -219,7 +189,8 @@ class SlurmExecutor(Executor):
         super().__init__(folder, options)
         sl = options.slurm
         python = sl.python or sys.executable
-        self._ex = _Submitit(folder=str(self.folder), python=shlex.quote(python), max_num_timeout=0)
+        self._ex = submitit.SlurmExecutor(folder=str(self.folder), python=shlex.quote(python),
+                                          max_num_timeout=0)
         self._ex.update_parameters(**self._parameters(options))
         self._final: dict[str, JobInfo] = {}  # finished states never change
         self._cache: dict[str, JobInfo] = {}
@@ -237,7 +208,11 @@ class SlurmExecutor(Executor):
         extra.setdefault("signal", f"B:USR2@{delay}")
         # workers import the same simtune as this controller, whether installed or not
         root = Path(__file__).resolve().parents[2]
-        setup = [f"export PYTHONPATH={shlex.quote(str(root))}${{PYTHONPATH:+:$PYTHONPATH}}"]
+        setup = [
+            # the B: signal reaches only this shell, which notes it once python has returned
+            "trap 'echo \"simtune: SIGUSR2: the time limit is near\" >&2' USR2",
+            f"export PYTHONPATH={shlex.quote(str(root))}${{PYTHONPATH:+:$PYTHONPATH}}",
+        ]
         setup += list(sl.setup or [])
         params: dict[str, Any] = {
             "time": max(1, math.ceil(float(options.time_limit_s) / 60.0)),
@@ -261,10 +236,12 @@ class SlurmExecutor(Executor):
 
     # -- submit ---------------------------------------------------------------------------------
     def _submit(self, task_paths: list[Path], label: str) -> list[str]:
+        from evaluators.evaluate import run_task
+
         name = re.sub(r"[^A-Za-z0-9_.+-]", "_", label or "simtune")[:64] or "simtune"
         self._ex.update_parameters(job_name=name)
         try:
-            jobs = self._ex.map_array(run_job, [str(p) for p in task_paths])
+            jobs = self._ex.map_array(run_task, [str(p) for p in task_paths])
         except Exception as exc:  # noqa: BLE001 - sbatch's message is what the user needs
             raise SubmitError(f"sbatch refused {len(task_paths)} tasks ({name}): "
                               f"{type(exc).__name__}: {str(exc).strip()[-1500:]}") from exc

@@ -37,7 +37,8 @@ def test_failure_reason(mode: str, write_config, tmp_path: Path) -> None:
     cfg = write_config(
         targets=targets,
         optimizer={"offspring_size": 4, "max_ngen": 2, "seed": 5},
-        executor={"time_limit_s": 3},
+        # a short limit only where it is the point: a loaded machine is slow to start jobs
+        executor={"time_limit_s": 6 if mode == "sleep" else 120},
         evaluator={"kind": "python", "function": "tests.helpers.sims:misbehave",
                    "options": {"mode": mode, "when": "a>0.5"}},
     )

@@ -1,0 +1,210 @@
+"""Soft penalties: targets computed from the parameters alone (no simulation data).
+
+MyoGen's Optuna objective (seed 004) adds *plausibility penalties* to the data loss, e.g.
+``0.1 * (conn_probability - 0.7)`` when the connection probability exceeds 0.7. In simtune such a
+penalty is an ordinary target: it has a value, a score, a ``value.<name>``/``score.<name>`` column
+in the results and a ``max_score`` cap, and it is computed on the worker beside the data targets
+(:attr:`~targets.Target.uses_parameters` is ``True``, so :func:`targets.evaluate_target` calls
+:meth:`~targets.Target.compute_from_parameters` instead of reading the data store).
+
+:class:`ParameterExpression`
+    value = an arithmetic expression of the parameters (free, constant or derived); score it with
+    any kind, e.g. ``target_value: [0.1, 0.7]`` (range) for "plausible between 0.1 and 0.7".
+:class:`ParameterPenalty`
+    value = how far the expression lies outside ``[low, high]`` (0 inside), optionally raised to
+    ``power``; its default kind ``at_most`` with target value 0 makes the score ``value / norm``.
+    MyoGen's penalty above is ``expression: conn_probability, high: 0.7, norm: 10``.
+
+Expressions use the grammar of derived parameters (``docs/config.md``): numbers, parameter names,
+``+ - * / // % **``, unary ``-``/``+`` and the functions in :data:`FUNCTIONS`. They are parsed with
+:mod:`ast` and checked when the target is built (config load), never executed as Python code.
+This module imports nothing of simtune's outside :mod:`targets`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from typing import Any, Callable, Mapping
+
+from targets._base import Target, TargetUndefined
+
+__all__ = ["FUNCTIONS", "ParameterExpression", "ParameterPenalty", "outside_distance", "TARGETS"]
+
+#: functions an expression may call
+FUNCTIONS: dict[str, Callable[..., float]] = {
+    "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log10": math.log10,
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "abs": abs, "min": min, "max": max,
+    "floor": math.floor, "ceil": math.ceil, "round": round,
+}
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+class _Expression:
+    """A checked arithmetic expression of named values."""
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"expression must be a non-empty string, found {text!r}")
+        try:
+            self.tree = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError as exc:
+            raise ValueError(f"expression {text!r} is not valid: {exc.msg}") from None
+        self.text = text
+        self.names: set[str] = set()
+        self._check(self.tree)
+
+    def _check(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise ValueError(f"expression {self.text!r}: only numbers are allowed, "
+                                 f"found {node.value!r}")
+        elif isinstance(node, ast.Name):
+            self.names.add(node.id)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            self._check(node.left)
+            self._check(node.right)
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            self._check(node.operand)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in FUNCTIONS and not node.keywords):
+            for a in node.args:
+                self._check(a)
+        else:
+            raise ValueError(f"expression {self.text!r}: {ast.unparse(node)!r} is not allowed "
+                             f"(numbers, parameter names, + - * / // % **, and "
+                             f"{', '.join(FUNCTIONS)})")
+
+    def evaluate(self, values: Mapping[str, float]) -> float:
+        missing = sorted(self.names - set(values))
+        if missing:
+            raise TargetUndefined(f"expression {self.text!r} names unknown parameter(s) "
+                                  f"{missing}; known: {sorted(values)}")
+        return float(self._eval(self.tree, values))
+
+    def _eval(self, node: ast.AST, values: Mapping[str, float]) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return float(values[node.id])
+        if isinstance(node, ast.BinOp):
+            return _BINOPS[type(node.op)](self._eval(node.left, values),
+                                          self._eval(node.right, values))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](self._eval(node.operand, values))
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        return FUNCTIONS[node.func.id](*(self._eval(a, values) for a in node.args))
+
+
+def outside_distance(q: float, low: float | None = None, high: float | None = None) -> float:
+    """Distance of ``q`` outside ``[low, high]``: ``max(low - q, 0) + max(q - high, 0)``.
+
+    A missing bound is unbounded on that side.
+
+    >>> outside_distance(0.9, high=0.7)  # doctest: +ELLIPSIS
+    0.2...
+    >>> outside_distance(0.5, 0.1, 0.7)
+    0.0
+    >>> outside_distance(-1.0, low=0.0)
+    1.0
+    """
+    d = 0.0
+    if low is not None and q < low:
+        d += low - q
+    if high is not None and q > high:
+        d += q - high
+    return d
+
+
+class ParameterExpression(Target):
+    """The value of an expression of the parameters (e.g. ``"w_ie / w_ee"``).
+
+    Scored like any value: ``target_value: [lo, hi]`` penalises leaving a plausible range by
+    ``min(|lo - v|, |hi - v|) / norm``. Undefined (max score) when the expression names a
+    parameter the evaluation does not have or cannot be computed (``log(-1)``, ``1 / 0``).
+
+    Examples
+    --------
+    >>> ParameterExpression(expression="w_ie / w_ee").compute_from_parameters(
+    ...     {"w_ie": 4.0, "w_ee": 2.0})
+    2.0
+    """
+
+    kind = "range"
+    uses_parameters = True
+
+    def __init__(self, sheet_name: str | None = None, expression: str = "") -> None:
+        super().__init__(sheet_name)
+        self.expression = _Expression(expression)
+
+    def _quantity(self, parameters: Mapping[str, float]) -> float:
+        try:
+            q = self.expression.evaluate(parameters)
+        except (ArithmeticError, ValueError) as exc:
+            raise TargetUndefined(f"{self.expression.text!r}: {type(exc).__name__}: {exc}")
+        if not math.isfinite(q):
+            raise TargetUndefined(f"{self.expression.text!r} is {q}")
+        return q
+
+    def compute_from_parameters(self, parameters: Mapping[str, float]) -> float:
+        return self._quantity(parameters)
+
+
+class ParameterPenalty(ParameterExpression):
+    """Soft plausibility penalty: how far an expression of the parameters is outside a range.
+
+    value = ``outside_distance(q, low, high) ** power`` where ``q`` is the expression's value
+    (0 inside ``[low, high]``; give at least one bound). The default kind ``at_most`` with the
+    target value 0 (the default for parameter targets) scores ``value / norm``: ``norm: 10`` makes
+    MyoGen's ``0.1 * (conn_probability - 0.7)``.
+
+    Raises
+    ------
+    ValueError
+        No bound, ``low > high``, ``power <= 0`` or a bad expression.
+
+    Examples
+    --------
+    >>> p = ParameterPenalty(expression="n_neurons", high=800)
+    >>> p.compute_from_parameters({"n_neurons": 1000})
+    200.0
+    >>> p.compute_from_parameters({"n_neurons": 500})
+    0.0
+    """
+
+    kind = "at_most"
+
+    def __init__(
+        self,
+        sheet_name: str | None = None,
+        expression: str = "",
+        low: float | None = None,
+        high: float | None = None,
+        power: float = 1.0,
+    ) -> None:
+        super().__init__(sheet_name, expression)
+        if low is None and high is None:
+            raise ValueError("ParameterPenalty needs low and/or high (the plausible range)")
+        for name, b in (("low", low), ("high", high)):
+            if b is not None and (isinstance(b, bool) or not isinstance(b, (int, float))
+                                  or not math.isfinite(b)):
+                raise ValueError(f"{name} must be a finite number or null, found {b!r}")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"need low <= high, found low={low}, high={high}")
+        if not (isinstance(power, (int, float)) and power > 0):
+            raise ValueError(f"power must be > 0, found {power!r}")
+        self.low = None if low is None else float(low)
+        self.high = None if high is None else float(high)
+        self.power = float(power)
+
+    def compute_from_parameters(self, parameters: Mapping[str, float]) -> float:
+        return outside_distance(self._quantity(parameters), self.low, self.high) ** self.power
+
+
+TARGETS = (ParameterExpression, ParameterPenalty)
