@@ -68,6 +68,11 @@ class CommandEvaluator(Evaluator):
         Kill the simulator after this many seconds and raise :class:`TimeoutError`.
     log_file
         File in ``out_dir`` receiving the simulator's stdout and stderr.
+    base_dir
+        The config's folder (set by the config loader): a relative ``cwd``, and a relative
+        executable path when no ``cwd`` is given, resolve against it. ``params_file``,
+        ``datastore`` and ``log_file`` must stay inside the evaluation directory (no ``..``, not
+        absolute).
 
     Raises
     ------
@@ -89,6 +94,7 @@ class CommandEvaluator(Evaluator):
         env: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
         log_file: str = "simulator.log",
+        base_dir: str | None = None,
     ) -> None:
         if isinstance(command, (str, bytes)):
             raise TypeError(
@@ -104,6 +110,18 @@ class CommandEvaluator(Evaluator):
             raise ValueError(f"pass_as must be one of {PASS_AS}, found {pass_as!r}")
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0 or None, found {timeout_s!r}")
+        for key, name in (("params_file", params_file), ("datastore", datastore),
+                          ("log_file", log_file)):
+            parts = Path(name).parts
+            if not name or Path(name).is_absolute() or ".." in parts:
+                raise ValueError(f"{key} must be a relative file name inside the evaluation "
+                                 f"directory, found {name!r}")
+        if base_dir is not None:  # relative paths in the config are relative to the config
+            base = Path(base_dir)
+            if cwd is not None and not Path(cwd).is_absolute():
+                cwd = str(base / cwd)
+            if os.sep in command[0] and not Path(command[0]).is_absolute() and cwd is None:
+                command[0] = str(base / command[0])
         self.command = command
         self.params_file = params_file
         self.pass_as = pass_as

@@ -326,7 +326,8 @@ def _number(value: Any, path: str, expected: str = "a number") -> float:
 
 
 # -- sections with their own rules ------------------------------------------------------------
-def _targets(data: Any, base_dir: Path) -> tuple[TargetConfig, ...]:
+def _targets(data: Any, base_dir: Path, has_reference: bool = False
+             ) -> tuple[TargetConfig, ...]:
     import targets as targets_pkg
     from evaluators._base import option_names
 
@@ -368,9 +369,9 @@ def _targets(data: Any, base_dir: Path) -> tuple[TargetConfig, ...]:
             target_value: float | tuple[float, float] = (lo, hi)
             kind = "range"
         elif "target_value" not in entry:
-            if not cls.uses_parameters and entry.get("kind") != "reference":
-                raise ConfigError(f"{p}.target_value", "a number or [low, high] (required)",
-                                  _found("nothing"))
+            if not (cls.uses_parameters or has_reference):
+                raise ConfigError(f"{p}.target_value", "a number or [low, high] (required "
+                                  "unless a reference run sets it)", _found("nothing"))
             target_value, kind = 0.0, str(entry.get("kind", cls.kind))
         else:
             target_value = _number(tv, f"{p}.target_value", "a number or [low, high]")
@@ -414,7 +415,7 @@ def _targets(data: Any, base_dir: Path) -> tuple[TargetConfig, ...]:
     return tuple(out)
 
 
-def _evaluator(data: Any) -> EvaluatorConfig:
+def _evaluator(data: Any, base_dir: Path) -> EvaluatorConfig:
     import evaluators
     from evaluators._base import option_names
 
@@ -432,6 +433,8 @@ def _evaluator(data: Any) -> EvaluatorConfig:
                           _found(f"ImportError: {exc}")) from None
     options = {k: v for k, v in data.items() if k != "kind"}
     allowed = option_names(cls)
+    if "base_dir" in allowed and "base_dir" not in options:
+        options["base_dir"] = str(base_dir)
     for k in options:
         if k not in allowed:
             valid = ", ".join(f"{n} (default {'required' if d is _EMPTY else repr(d)})"
@@ -528,10 +531,10 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     cleanup = _build(CleanupConfig, raw.get("cleanup"), "cleanup")
     if "evaluator" not in raw:
         raise ConfigError("evaluator", "a mapping with 'kind' (required)", _found("nothing"))
-    evaluator = _evaluator(raw["evaluator"])
+    evaluator = _evaluator(raw["evaluator"], base)
     if "targets" not in raw:
         raise ConfigError("targets", "a non-empty list of targets (required)", _found("nothing"))
-    tgts = _targets(raw["targets"], base)
+    tgts = _targets(raw["targets"], base, has_reference=raw.get("reference") is not None)
     repeats = raw.get("repeats", 1)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ConfigError("repeats", "an integer >= 1", repeats)

@@ -48,7 +48,7 @@ from orchestrator.checkpoint import (
 )
 from orchestrator.config import Config, config_from_dict
 from orchestrator.executors import Executor, JobInfo, JobState, make_executor
-from orchestrator.optimizer import CMAOptimizer
+from orchestrator.optimizer import CMAOptimizer, make_optimizer, optimizer_from_state
 from orchestrator.records import RESULT_FILE, TASK_FILE, Reason
 from orchestrator.results import ResultsWriter
 
@@ -154,14 +154,12 @@ class Controller:
         if cp is None:
             oc = self.cfg.optimizer
             (self.run_dir / "cma").mkdir(exist_ok=True)
-            from orchestrator.optimizer import make_optimizer
-
             opt = make_optimizer(oc, self.cfg.space.to_unit(self.cfg.centroid),
                                  self.cfg.total_max_score, self.run_dir / "cma",
                                  n_targets=len(self.cfg.targets))
             cp = Checkpoint(0, opt.state(), oc.max_ngen)
         else:
-            opt = CMAOptimizer.from_state(cp.optimizer_state)
+            opt = optimizer_from_state(cp.optimizer_state)
         if self._max_ngen_override is not None:
             cp.max_ngen = self._max_ngen_override
             cp.finished = False
@@ -215,7 +213,8 @@ class Controller:
             records = self._evaluate_generation(g, xs)
             failed = [r["status"] != "ok" for r in records]
             totals = [float(r["total_score"]) for r in records]
-            opt.tell_batch(xs, totals, failed)
+            scores = [[float(r["scores"][t.name]) for t in self.cfg.targets] for r in records]
+            opt.tell_batch(xs, totals, failed, scores)
             failpoint("after_tell")
             self.results.append(records)
             failpoint("after_results")

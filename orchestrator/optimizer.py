@@ -175,7 +175,8 @@ class CMAOptimizer:
                    scores: Sequence[Sequence[float]] | None = None) -> list[float]:
         """Tell the results of the batch from :meth:`ask_batch` (same order).
 
-        ``scores`` (per-target scores) is accepted for interface parity with NSGA-II and unused.
+        ``scores`` (per-target scores, same order) feed the surrogate: it models the sum of their
+        squares, which is smoother than the capped total.
         Returns the fitness values told for the evaluated points.
         """
         xs = [np.asarray(x, dtype=float) for x in xs]

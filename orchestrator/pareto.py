@@ -20,13 +20,21 @@ def non_dominated_mask(F: np.ndarray) -> np.ndarray:
     if F.ndim != 2:
         raise ValueError("F must be 2-D (rows x objectives)")
     ok = np.all(np.isfinite(F), axis=1)
-    mask = ok.copy()
+    mask = np.zeros(F.shape[0], dtype=bool)
     idx = np.flatnonzero(ok)
-    G = F[idx]
-    for j, i in enumerate(idx):
-        dominated = np.all(G <= G[j], axis=1) & np.any(G < G[j], axis=1)
-        if dominated.any():
-            mask[i] = False
+    # a row that dominates another has a strictly smaller sum: visiting rows by increasing sum,
+    # only rows already on the front can dominate the next one (O(n * front size), not O(n^2))
+    order = idx[np.argsort(F[idx].sum(axis=1), kind="stable")]
+    front = np.empty((max(len(order), 1), F.shape[1]))
+    n = 0
+    for i in order:
+        row = F[i]
+        f = front[:n]
+        if n and np.any(np.all(f <= row, axis=1) & np.any(f < row, axis=1)):
+            continue
+        mask[i] = True
+        front[n] = row
+        n += 1
     return mask
 
 

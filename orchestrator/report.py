@@ -46,6 +46,7 @@ __all__ = [
     "plot_correlation",
     "plot_covariance",
     "plot_failures",
+    "plot_pareto",
     "plot_population",
     "plot_scores",
     "plot_sigma",
@@ -719,6 +720,52 @@ def plot_failures(data: RunData) -> Figure:
     return fig
 
 
+def plot_pareto(data: RunData) -> Figure:
+    """The Pareto front over the per-target scores (non-dominated successful evaluations).
+
+    Two targets: every successful evaluation in the plane of their scores, the front joined.
+    More: one line per front member across the targets (score / max_score), best total darkest.
+    """
+    from orchestrator.pareto import pareto_front
+
+    title = "Pareto front over the target scores"
+    targets = data.info.targets
+    ok = _ok(data.results)
+    cols = [f"score.{t.name}" for t in targets if f"score.{t.name}" in ok.columns]
+    if ok.empty or len(cols) < 2:
+        return _empty(title, "needs successful evaluations and at least two targets")
+    front = pareto_front(ok, cols).sort_values("total_score")
+    fig = Figure(figsize=(7.0, 4.0), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    if len(cols) == 2:
+        ax.scatter(ok[cols[0]], ok[cols[1]], s=6, color="0.7", label="all successful")
+        f = front.sort_values(cols[0])
+        ax.plot(f[cols[0]], f[cols[1]], "o-", color="tab:red", ms=4,
+                label=f"front ({len(front)})")
+        ax.set_xlabel(_short(cols[0][6:]))
+        ax.set_ylabel(_short(cols[1][6:]))
+    else:
+        maxes = np.array([t.max_score for t in targets if f"score.{t.name}" in cols])
+        vals = front[cols].to_numpy(dtype=float) / maxes
+        shown = vals[:50]
+        cmap = colormaps["viridis"]
+        x = np.arange(len(cols))
+        for j, row in enumerate(shown):
+            ax.plot(x, row, color=cmap(j / max(len(shown) - 1, 1)), lw=1, alpha=0.8)
+        ax.set_xticks(x, [_short(c[6:], 16) for c in cols], rotation=60, ha="right",
+                      fontsize=7)
+        ax.set_ylabel("score / max_score")
+        ax.set_ylim(-0.02, 1.02)
+        ax.text(0.01, 0.98, f"{len(front)} on the front" + (", best 50 shown"
+                if len(front) > 50 else "") + "; dark = lowest total",
+                transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(cols) == 2:
+        ax.legend(fontsize=8)
+    return fig
+
+
 #: (file name, heading, what it tells a modeller, function)
 FIGURES: list[tuple[str, str, str, Callable[..., Figure]]] = [
     ("scores.png", "Total score per generation",
@@ -742,6 +789,10 @@ FIGURES: list[tuple[str, str, str, Callable[..., Figure]]] = [
      "bounds.", plot_population),
     ("failures.png", "Failures by reason",
      "Which failure modes happen, and when.", plot_failures),
+    ("pareto.png", "Pareto front",
+     "The trade-offs between targets: no evaluation on the front can improve one target "
+     "without worsening another (with optimizer.algorithm: nsga2 this is what is searched).",
+     plot_pareto),
 ]
 
 

@@ -96,3 +96,23 @@ def misbehave(params: Mapping[str, float], out_dir: Path, seed: int, mode: str =
             f.attrs["explosion"] = 1
         return p
     return rate_sheet(params, out_dir, seed)
+
+
+def by_array_task(params: Mapping[str, float], out_dir: Path, seed: int,
+                  modes: list[str] | None = None) -> Any:
+    """In generation 0, misbehave in ``modes[SLURM_ARRAY_TASK_ID]``; otherwise run rate_sheet."""
+    task = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0"))
+    mode = (modes or ["ok"])[task % len(modes or ["ok"])]
+    if "g0000" not in str(out_dir) or mode == "ok":
+        return rate_sheet(params, out_dir, seed)
+    if mode == "memory":
+        _count("misbehave:memory", params)
+        hog = np.ones(int(2.5e9 / 8))  # 2.5 GB, touched: over any test limit
+        return float(hog.sum())
+    return misbehave(params, out_dir, seed, mode=mode)
+
+
+def trivial(params: Mapping[str, float], out_dir: Path, seed: int) -> dict[str, Any]:
+    """The cheapest real evaluation: a 3-sample time series simtune writes as a store."""
+    _count("trivial", params)
+    return {"timeseries": {"signal": ([0.0, 1.0, 2.0], [params["a"], params["b"], 1.0])}}

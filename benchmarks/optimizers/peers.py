@@ -1,0 +1,190 @@
+"""Optimizers under test, all with the same batched ask/tell interface.
+
+``make(name, dim, seed, budget, batch, total_max_score)`` returns an object with
+``ask(n) -> array (n, dim)`` in the unit cube and ``tell(X, totals, failed, scores)``.
+Peers are benchmark-only dependencies (requirements.txt); Nevergrad runs in a separate virtual
+environment (``.venv-peers``) because it needs numpy < 2.4 -- see run.py.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import numpy as np
+
+
+class RandomSearch:
+    def __init__(self, dim, seed, **_):
+        self.rng = np.random.default_rng([seed, 99])
+        self.dim = dim
+
+    def ask(self, n):
+        return self.rng.random((n, self.dim))
+
+    def tell(self, X, totals, failed, scores):
+        pass
+
+
+class Simtune:
+    """simtune's optimizer as the controller builds it (make_optimizer), with overrides."""
+
+    def __init__(self, dim, seed, batch, total_max_score, n_targets=None, **opts):
+        from types import SimpleNamespace
+
+        from orchestrator.optimizer import make_optimizer
+
+        oc = dict(offspring_size=batch, sigma=1 / 6, seed=seed, popsize=None, cma_options={},
+                  failure_policy="impute", stop_on_convergence=False, algorithm="cma",
+                  surrogate="lq", screen_factor=1, inject_model_optimum=True)
+        oc.update(opts)
+        self._tmp = tempfile.mkdtemp(prefix="simtune-bench-")
+        np.random.seed(seed)
+        self.opt = make_optimizer(SimpleNamespace(**oc), np.full(dim, 0.5), total_max_score,
+                                  self._tmp, n_targets)
+
+    def ask(self, n):
+        return np.array(self.opt.ask_batch(n))
+
+    def tell(self, X, totals, failed, scores):
+        self.opt.tell_batch(list(X), list(totals), list(failed), [list(s) for s in scores])
+
+
+class PycmaDefaults:
+    """pycma with its defaults except popsize = batch (σ0 = 0.3 of the box, start at the centre)."""
+
+    def __init__(self, dim, seed, batch, **_):
+        import cma
+
+        self.es = cma.CMAEvolutionStrategy(np.full(dim, 0.5), 0.3, {
+            "bounds": [0, 1], "popsize": batch, "seed": seed + 1, "verbose": -9,
+            "verb_log": 0, "verb_disp": 0})
+
+    def ask(self, n):
+        assert n == self.es.popsize
+        return np.array(self.es.ask())
+
+    def tell(self, X, totals, failed, scores):
+        self.es.tell(list(X), list(totals))
+
+
+class DeapCMA:
+    """BluePyOpt's DEAPOptimisationCMA as the mozaik tool uses it: deap.cma.Strategy in [-1, 1],
+    sigma 0.3, offspring clipped to the bounds (the clipped points are what the strategy learns
+    from), fitness = the summed score."""
+
+    def __init__(self, dim, seed, batch, **_):
+        from deap import base, cma, creator
+
+        if not hasattr(creator, "BenchFitMin"):
+            creator.create("BenchFitMin", base.Fitness, weights=(-1.0,))
+            creator.create("BenchInd", list, fitness=creator.BenchFitMin)
+        np.random.seed(seed)
+        self.creator = creator
+        self.strategy = cma.Strategy(centroid=[0.0] * dim, sigma=0.3, lambda_=batch)
+
+    def ask(self, n):
+        pop = self.strategy.generate(self.creator.BenchInd)
+        for ind in pop:
+            for i, v in enumerate(ind):
+                ind[i] = min(1.0, max(-1.0, v))
+        self.pop = pop
+        return (np.array(pop) + 1.0) / 2.0
+
+    def tell(self, X, totals, failed, scores):
+        for ind, t in zip(self.pop, totals):
+            ind.fitness.values = (float(t),)
+        self.strategy.update(self.pop)
+
+
+class OptunaSampler:
+    def __init__(self, dim, seed, kind, **_):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if kind == "tpe":
+            sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
+        else:
+            sampler = optuna.samplers.CmaEsSampler(seed=seed)
+        self.study = optuna.create_study(sampler=sampler)
+        self.dist = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(dim)}
+        self.dim = dim
+
+    def ask(self, n):
+        self.trials = [self.study.ask(self.dist) for _ in range(n)]
+        return np.array([[t.params[f"x{i}"] for i in range(self.dim)] for t in self.trials])
+
+    def tell(self, X, totals, failed, scores):
+        import optuna
+
+        for t, v, f in zip(self.trials, totals, failed):
+            if f:
+                self.study.tell(t, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(t, float(v))
+
+
+class HyperoptTPE:
+    """hyperopt's TPE through its own batch path (``tpe.suggest`` with several new ids, as
+    ``fmin(max_queue_len=batch)`` calls it)."""
+
+    def __init__(self, dim, seed, **_):
+        from hyperopt import Domain, Trials, hp
+
+        self.space = [hp.uniform(f"x{i}", 0.0, 1.0) for i in range(dim)]
+        self.domain = Domain(lambda p: 0.0, self.space)
+        self.trials = Trials()
+        self.rng = np.random.default_rng(seed)
+        self.dim = dim
+
+    def ask(self, n):
+        from hyperopt import tpe
+
+        ids = self.trials.new_trial_ids(n)
+        self.trials.refresh()
+        self.new = tpe.suggest(ids, self.domain, self.trials, int(self.rng.integers(2**31 - 1)))
+        return np.array([[d["misc"]["vals"][f"x{i}"][0] for i in range(self.dim)]
+                         for d in self.new])
+
+    def tell(self, X, totals, failed, scores):
+        from hyperopt import STATUS_FAIL, STATUS_OK
+
+        for d, v, f in zip(self.new, totals, failed):
+            d["state"] = 2  # JOB_STATE_DONE
+            d["result"] = {"status": STATUS_FAIL} if f else {"loss": float(v), "status": STATUS_OK}
+        self.trials.insert_trial_docs(self.new)
+        self.trials.refresh()
+
+
+class NevergradOpt:
+    def __init__(self, dim, seed, budget, batch, kind, **_):
+        import nevergrad as ng
+
+        param = ng.p.Array(shape=(dim,), lower=0.0, upper=1.0)
+        param.random_state = np.random.RandomState(seed)
+        cls = ng.optimizers.registry[kind]
+        self.opt = cls(parametrization=param, budget=budget, num_workers=batch)
+
+    def ask(self, n):
+        self.cands = [self.opt.ask() for _ in range(n)]
+        return np.array([c.value for c in self.cands])
+
+    def tell(self, X, totals, failed, scores):
+        for c, v in zip(self.cands, totals):
+            self.opt.tell(c, float(v))
+
+
+#: name -> (factory, runs in the peers' venv)
+OPTIMIZERS: dict[str, tuple[Any, bool]] = {
+    "simtune (default)": (lambda **k: Simtune(**k), False),
+    "simtune, no surrogate": (lambda **k: Simtune(**k, surrogate="none"), False),
+    "simtune, max_score failures": (lambda **k: Simtune(**k, failure_policy="max_score"), False),
+    "pycma defaults (popsize 20, σ0 0.3)": (lambda **k: PycmaDefaults(**k), False),
+    "BluePyOpt-style DEAP CMA": (lambda **k: DeapCMA(**k), False),
+    "Optuna TPE (multivariate)": (lambda **k: OptunaSampler(kind="tpe", **k), False),
+    "Optuna CmaEsSampler": (lambda **k: OptunaSampler(kind="cma", **k), False),
+    "Nevergrad NGOpt": (lambda **k: NevergradOpt(kind="NGOpt", **k), True),
+    "Nevergrad CMA": (lambda **k: NevergradOpt(kind="CMA", **k), True),
+    "hyperopt TPE": (lambda **k: HyperoptTPE(**k), False),
+    "random search": (lambda **k: RandomSearch(**k), False),
+}

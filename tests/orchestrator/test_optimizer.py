@@ -1,0 +1,151 @@
+"""The optimizers behind ``optimizer.algorithm`` (fast: the whole file runs in seconds)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from orchestrator.optimizer import (CMAOptimizer, NSGA2Optimizer, make_optimizer,
+                                    optimizer_from_state)
+from orchestrator.pareto import pareto_front
+
+DIM, BATCH, M = 6, 10, 10.0  # M: max_score per target; DIM targets
+
+
+def _oc(**kw):
+    d = dict(offspring_size=BATCH, sigma=1 / 6, seed=3, popsize=None, cma_options={},
+             failure_policy="impute", stop_on_convergence=False, algorithm="cma",
+             surrogate="lq", screen_factor=1.0, inject_model_optimum=True)
+    d.update(kw)
+    return SimpleNamespace(**d)
+
+
+def _make(tmp_path, **kw):
+    np.random.seed(12345)  # pycma reseeds from its seed option anyway
+    return make_optimizer(_oc(**kw), np.full(DIM, 0.5), DIM * M, tmp_path, n_targets=DIM)
+
+
+XOPT = np.linspace(0.25, 0.75, DIM)
+W = 10.0 ** np.linspace(0, 2, DIM)
+
+
+def _scores(x):
+    """Capped exact-target scores of an ellipsoid (axis ratio 100)."""
+    return np.minimum(M, W * np.abs(np.asarray(x) - XOPT))
+
+
+def _run(opt, gens, fail=lambda g, i: False):
+    asked = []
+    for g in range(gens):
+        xs = opt.ask_batch(BATCH)
+        asked.append(np.array(xs))
+        sc = [_scores(x) for x in xs]
+        failed = [fail(g, i) for i in range(BATCH)]
+        totals = [DIM * M if f else float(s.sum()) for s, f in zip(sc, failed)]
+        opt.tell_batch(xs, totals, failed, [list(s) for s in sc])
+    return asked
+
+
+@pytest.mark.parametrize("kw", [{}, {"surrogate": "none"}, {"screen_factor": 2.0},
+                                {"algorithm": "nsga2"}])
+def test_same_seed_same_points(tmp_path, kw):
+    a = _run(_make(tmp_path, **kw), 6)
+    b = _run(_make(tmp_path, **kw), 6)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("kw", [{}, {"screen_factor": 2.0}, {"algorithm": "nsga2"}])
+def test_resume_from_state_mid_run_asks_the_same_points(tmp_path, kw):
+    full = _run(_make(tmp_path, **kw), 10)
+    opt = _make(tmp_path, **kw)
+    first = _run(opt, 5)
+    blob = opt.state()
+    np.random.seed(999)  # anything else using the global RNG in between must not matter
+    np.random.random(7)
+    resumed = optimizer_from_state(blob)
+    assert type(resumed) is type(opt)
+    rest = _run(resumed, 5)
+    assert all(np.array_equal(x, y) for x, y in zip(full, first + rest))
+    # CMAOptimizer.from_state (what the controller calls) restores NSGA-II states too
+    assert type(CMAOptimizer.from_state(blob)) is type(opt)
+
+
+@pytest.mark.parametrize("policy", ["impute", "penalize"])
+def test_failures_do_not_stop_cma_or_blow_up_sigma(tmp_path, policy):
+    opt = _make(tmp_path, failure_policy=policy, stop_on_convergence=True)
+    s0 = opt.sigma
+    # the first four generations fail entirely (every evaluation max_score), then 30 % fail
+    _run(opt, 12, fail=lambda g, i: g < 4 or (i * 7 + g) % 10 < 3)
+    assert "tolflatfitness" not in opt.es.stop()
+    assert opt.stop_reasons() == {} or "tolflatfitness" not in opt.stop_reasons()
+    assert opt.sigma < 2 * s0
+    assert np.all(np.isfinite(opt.mean))
+
+
+def test_all_failed_batch_with_max_score_policy_is_still_told(tmp_path):
+    opt = _make(tmp_path, failure_policy="max_score", surrogate="none")
+    xs = opt.ask_batch(BATCH)
+    opt.tell_batch(xs, [DIM * M] * BATCH, [True] * BATCH)
+    assert opt.generation == 1
+    assert "tolflatfitness" not in opt.stop_reasons()
+
+
+def _best_after(opt_or_none, evals, seed=0):
+    if opt_or_none is None:  # random search
+        X = np.random.default_rng(seed).random((evals, DIM))
+        return min(float(_scores(x).sum()) for x in X)
+    best = np.inf
+    for _ in range(evals // BATCH):
+        xs = opt_or_none.ask_batch(BATCH)
+        sc = [_scores(x) for x in xs]
+        opt_or_none.tell_batch(xs, [float(s.sum()) for s in sc], [False] * BATCH,
+                               [list(s) for s in sc])
+        best = min(best, min(float(s.sum()) for s in sc))
+    return best
+
+
+def test_default_converges_on_a_small_ellipsoid(tmp_path):
+    best = _best_after(_make(tmp_path), 300)
+    rand = min(_best_after(None, 300, s) for s in range(5))
+    # random search with 300 evaluations stays above ~5 (best of five runs); the default
+    # reaches (near) the optimum
+    assert rand > 3.0
+    assert best < 0.5
+
+
+def test_popsize_larger_than_batch_is_prescreened(tmp_path):
+    opt = _make(tmp_path, screen_factor=3.0)
+    assert opt.popsize == 3 * BATCH
+    _run(opt, 3)
+    xs = opt.ask_batch(BATCH)
+    assert len(xs) == BATCH
+    with pytest.raises(RuntimeError):
+        opt.ask_batch(BATCH)
+
+
+def test_nsga2_returns_a_front(tmp_path):
+    opt = _make(tmp_path, algorithm="nsga2")
+    assert isinstance(opt, NSGA2Optimizer)
+    _run(opt, 8)
+    front = opt.front()
+    assert 1 <= len(front) <= BATCH
+    objs = np.array([f for _, f in front])
+    assert objs.shape[1] == DIM
+    for i in range(len(objs)):  # mutually non-dominated
+        for j in range(len(objs)):
+            assert not (np.all(objs[j] <= objs[i]) and np.any(objs[j] < objs[i]))
+    assert np.isfinite(opt.sigma) and opt.mean.shape == (DIM,)
+    assert opt.covariance.shape == (DIM, DIM)
+    assert opt.stop_reasons() == {}
+
+
+def test_pareto_front_of_a_dataframe():
+    df = pd.DataFrame({"a": [1, 2, 3, 1, 4, np.nan], "b": [3, 2, 1, 4, 4, 0],
+                       "other": list("uvwxyz")})
+    front = pareto_front(df, ["a", "b"])
+    assert list(front.index) == [0, 1, 2]  # 3 is dominated by 0, 4 by 1, 5 has a NaN score
+    assert list(front.columns) == ["a", "b", "other"]
+    assert pareto_front(df.iloc[:0], ["a", "b"]).empty
