@@ -211,6 +211,7 @@ class Controller:
             failpoint("after_ask")
             sigma = opt.sigma
             records = self._evaluate_generation(g, xs)
+            submitted_at = (load_inflight(self.run_dir) or {}).get("first_submit_at")
             failed = [r["status"] != "ok" for r in records]
             totals = [float(r["total_score"]) for r in records]
             scores = [[float(r["scores"][t.name]) for t in self.cfg.targets] for r in records]
@@ -218,7 +219,8 @@ class Controller:
             failpoint("after_tell")
             self.results.append(records)
             failpoint("after_results")
-            self.results.append_generation(self._generation_row(g, records, sigma, opt, t0))
+            self.results.append_generation(
+                {**self._generation_row(g, records, sigma, opt, t0), "submitted_at": submitted_at})
             failpoint("after_generation_row")
             cp.best = self._update_best(cp.best, records)
             self._cleanup(g, records, cp.best)
@@ -348,6 +350,7 @@ class Controller:
                 pending.discard(i)
             return rest
         now = time.time()
+        inflight.setdefault("first_submit_at", now)
         for i, jid in zip(batch, ids):
             prev = jobs.get(str(i), {})
             jobs[str(i)] = {"job_id": jid, "submitted_at": now,

@@ -309,10 +309,14 @@ class SlurmExecutor(Executor):
             ids, step = parse_job_ids(jid_field)
             state = map_state(raw)
             if step is None and ids and ids[0] in bases:
-                # the array's own record: SLURM folds tasks that never got their own record
-                # (e.g. a pending array cancelled as a whole) into one line "1234"
-                whole[ids[0]] = JobInfo(state, None if never_ran else _epoch(start),
-                                        _exit_code(code), f"sacct: {raw} (whole array)")
+                # the array's own record "1234". SLURM folds tasks that never got their own
+                # record (a pending array cancelled as a whole) into it: then it speaks for
+                # them. But it is also the record of the array's last task, which can show up
+                # under the plain id before slurmdbd knows its task index: a task that RAN
+                # must never lend its state to the others (they are asked again next poll)
+                if never_ran:
+                    whole[ids[0]] = JobInfo(state, None, _exit_code(code),
+                                            f"sacct: {raw} (whole array, never ran)")
                 continue
             ids = [j for j in ids if j in wanted]
             if not ids:
