@@ -17,27 +17,15 @@ The optimizer sees only the free parameters, each mapped linearly (or logarithmi
 
 from __future__ import annotations
 
-import ast
 import math
-import operator
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["FUNCTIONS", "Parameter", "ParameterSpace", "SpaceError", "SafeExpression"]
+from targets._expression import FUNCTIONS, SafeExpression
 
-FUNCTIONS: dict[str, Callable[..., float]] = {
-    "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log10": math.log10,
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "abs": abs, "min": min, "max": max,
-    "floor": math.floor, "ceil": math.ceil, "round": round,
-}
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+__all__ = ["FUNCTIONS", "Parameter", "ParameterSpace", "SpaceError", "SafeExpression"]
 
 
 class SpaceError(Exception):
@@ -46,66 +34,6 @@ class SpaceError(Exception):
     def __init__(self, path: str, expected: str, found: Any) -> None:
         self.path, self.expected, self.found = path, expected, found
         super().__init__(f"{path}: expected {expected}, found {found!r}")
-
-
-class SafeExpression:
-    """An arithmetic expression of parameter names, checked at parse time.
-
-    >>> SafeExpression("x + 2 * sqrt(y)").evaluate({"x": 1.0, "y": 4.0})
-    5.0
-    >>> SafeExpression("__import__('os')")
-    Traceback (most recent call last):
-    ...
-    ValueError: only arithmetic, parameter names and sqrt, exp, ... are allowed; found a call of '__import__'
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        try:
-            tree = ast.parse(text, mode="eval")
-        except SyntaxError as exc:
-            raise ValueError(f"a valid arithmetic expression ({exc.msg})") from None
-        self.names: set[str] = set()
-        self._check(tree.body)
-        self._tree = tree.body
-
-    def _check(self, node: ast.AST) -> None:
-        allowed = "only arithmetic, parameter names and sqrt, exp, ... are allowed"
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ValueError(f"{allowed}; found the constant {node.value!r}")
-        elif isinstance(node, ast.Name):
-            if node.id not in FUNCTIONS:
-                self.names.add(node.id)
-        elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            self._check(node.left)
-            self._check(node.right)
-        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            self._check(node.operand)
-        elif isinstance(node, ast.Call):
-            if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS) or node.keywords:
-                fname = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)
-                raise ValueError(f"{allowed}; found a call of {fname!r}")
-            for a in node.args:
-                self._check(a)
-        else:
-            raise ValueError(f"{allowed}; found {type(node).__name__}")
-
-    def evaluate(self, values: Mapping[str, float]) -> float:
-        return float(self._eval(self._tree, values))
-
-    def _eval(self, node: ast.AST, values: Mapping[str, float]) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            return values[node.id]
-        if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](self._eval(node.left, values),
-                                          self._eval(node.right, values))
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self._eval(node.operand, values))
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        return FUNCTIONS[node.func.id](*(self._eval(a, values) for a in node.args))
 
 
 @dataclass(frozen=True)

@@ -23,83 +23,23 @@ This module imports nothing of simtune's outside :mod:`targets`.
 
 from __future__ import annotations
 
-import ast
 import math
-import operator
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from targets._base import Target, TargetUndefined
+from targets._expression import FUNCTIONS, SafeExpression
 
 __all__ = ["FUNCTIONS", "ParameterExpression", "ParameterPenalty", "outside_distance", "TARGETS"]
 
-#: functions an expression may call
-FUNCTIONS: dict[str, Callable[..., float]] = {
-    "sqrt": math.sqrt, "exp": math.exp, "log": math.log, "log10": math.log10,
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "abs": abs, "min": min, "max": max,
-    "floor": math.floor, "ceil": math.ceil, "round": round,
-}
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-
-
-class _Expression:
-    """A checked arithmetic expression of named values."""
-
-    def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"expression must be a non-empty string, found {text!r}")
-        try:
-            self.tree = ast.parse(text.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise ValueError(f"expression {text!r} is not valid: {exc.msg}") from None
-        self.text = text
-        self.names: set[str] = set()
-        self._check(self.tree)
-
-    def _check(self, node: ast.AST) -> None:
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ValueError(f"expression {self.text!r}: only numbers are allowed, "
-                                 f"found {node.value!r}")
-        elif isinstance(node, ast.Name):
-            self.names.add(node.id)
-        elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            self._check(node.left)
-            self._check(node.right)
-        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            self._check(node.operand)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id in FUNCTIONS and not node.keywords):
-            for a in node.args:
-                self._check(a)
-        else:
-            raise ValueError(f"expression {self.text!r}: {ast.unparse(node)!r} is not allowed "
-                             f"(numbers, parameter names, + - * / // % **, and "
-                             f"{', '.join(FUNCTIONS)})")
+class _Expression(SafeExpression):
+    """A checked expression whose unknown names make the target undefined, not an error."""
 
     def evaluate(self, values: Mapping[str, float]) -> float:
         missing = sorted(self.names - set(values))
         if missing:
             raise TargetUndefined(f"expression {self.text!r} names unknown parameter(s) "
                                   f"{missing}; known: {sorted(values)}")
-        return float(self._eval(self.tree, values))
-
-    def _eval(self, node: ast.AST, values: Mapping[str, float]) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            return float(values[node.id])
-        if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](self._eval(node.left, values),
-                                          self._eval(node.right, values))
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self._eval(node.operand, values))
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        return FUNCTIONS[node.func.id](*(self._eval(a, values) for a in node.args))
+        return super().evaluate({k: float(v) for k, v in values.items()})
 
 
 def outside_distance(q: float, low: float | None = None, high: float | None = None) -> float:

@@ -96,6 +96,16 @@ class Executor(abc.ABC):
     def close(self) -> None:
         """Release resources; jobs keep running (a resumed controller re-attaches)."""
 
+    def _log_tail(self, jid: str, n: int = 1500) -> str:
+        """The end of a job's stderr log (submitit's ``<job id>_0_log.err`` in ``folder``)."""
+        err = self.folder / f"{jid}_0_log.err"
+        try:
+            with open(err, "rb") as fh:
+                fh.seek(max(err.stat().st_size - n, 0))
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     # -- backend hooks --------------------------------------------------------------------------
     @abc.abstractmethod
     def _submit(self, task_paths: list[Path], label: str) -> list[str]: ...

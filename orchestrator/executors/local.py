@@ -103,15 +103,6 @@ class LocalExecutor(Executor):
                                elapsed_s=(end - start) if start is not None else None)
         return out
 
-    def _log_tail(self, jid: str, n: int = 1500) -> str:
-        err = self.folder / f"{jid}_0_log.err"
-        try:
-            with open(err, "rb") as fh:
-                fh.seek(max(err.stat().st_size - n, 0))
-                return fh.read().decode(errors="replace")
-        except OSError:
-            return ""
-
     def _cancel(self, job_ids: list[str]) -> None:
         for jid in job_ids:
             self._cancelled.add(jid)

@@ -360,15 +360,6 @@ class SlurmExecutor(Executor):
                     out[jid] = JobInfo(state, start, None, f"squeue: {parts[1]} ({parts[3]})")
         return out
 
-    def _log_tail(self, jid: str, n: int = 1500) -> str:
-        err = self.folder / f"{jid}_0_log.err"
-        try:
-            with open(err, "rb") as fh:
-                fh.seek(max(err.stat().st_size - n, 0))
-                return fh.read().decode(errors="replace")
-        except OSError:
-            return ""
-
     # -- cancel ---------------------------------------------------------------------------------
     def _cancel(self, job_ids: list[str]) -> None:
         res = self._run(["scancel", *_compress(job_ids)])
