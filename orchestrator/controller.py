@@ -220,7 +220,7 @@ class Controller:
             self.results.append(records)
             failpoint("after_results")
             self.results.append_generation(
-                {**self._generation_row(g, records, sigma, opt, t0), "submitted_at": submitted_at})
+                self._generation_row(g, records, sigma, opt, t0, submitted_at))
             failpoint("after_generation_row")
             cp.best = self._update_best(cp.best, records)
             self._cleanup(g, records, cp.best)
@@ -457,7 +457,10 @@ class Controller:
 
     # -- after a generation ---------------------------------------------------------------------
     def _generation_row(self, g: int, records: list[dict[str, Any]], sigma: float,
-                        opt: CMAOptimizer, t0: float) -> dict[str, Any]:
+                        opt: CMAOptimizer, t0: float, submitted_at: float | None
+                        ) -> dict[str, Any]:
+        """One row of generations.jsonl. ``covariance`` stays the LAST key: it is most of the
+        line, and ``report.read_generations`` skips parsing it for all but the last row."""
         totals = np.array([r["total_score"] for r in records], dtype=float)
         failures: dict[str, int] = {}
         for r in records:
@@ -469,7 +472,7 @@ class Controller:
             "n_ok": len(records) - sum(failures.values()), "failures": failures,
             "min": float(totals.min()), "median": float(np.median(totals)),
             "max": float(totals.max()), "started_at": t0, "finished_at": time.time(),
-            "duration_s": time.time() - t0,
+            "duration_s": time.time() - t0, "submitted_at": submitted_at,
             "covariance": opt.covariance.tolist() if opt.covariance.size <= 2500 else None,
         }
 
