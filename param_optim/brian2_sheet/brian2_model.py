@@ -41,7 +41,13 @@ def simulate(parameters: Mapping[str, float], out_dir: Path, seed: int, n_exc: i
     pop = b2.NeuronGroup(n, eqs, threshold="v > -55*mV", reset="v = -60*mV",
                          refractory=2 * b2.ms, method="euler", namespace=ns)
     pop.v = rng.uniform(-70, -55, n) * b2.mV
-    bg = b2.PoissonInput(pop, "g_e", 1, float(p["bg_rate"]) * b2.Hz,
+    # NEST's poisson_generator delivers a Poisson NUMBER of events per step; PoissonInput draws
+    # Binomial(N, rate * dt), so one source at 8-12 kHz (rate * dt ~ 1 at dt = 0.1 ms) would cap
+    # the input at one event per step and fail with "p > 1" above 10 kHz. N sources of at most
+    # 100 Hz each give Binomial(N, <= 0.01), i.e. Poisson to within 1 %.
+    bg_rate = float(p["bg_rate"])
+    n_bg = max(1, int(np.ceil(bg_rate / 100.0)))
+    bg = b2.PoissonInput(pop, "g_e", n_bg, bg_rate / n_bg * b2.Hz,
                          weight=float(p["w_bg"]) * b2.nS)
     exc, inh = pop[:n_exc], pop[n_exc:]
     syn = []

@@ -1,14 +1,23 @@
-"""brian2_sheet: the E/I network in Brian2 through the python evaluator.
+"""brian2_sheet: the E/I network in Brian2 through the python evaluator (slow: ~75 s).
 
-Skipped where Brian2 is not importable: Brian2 2.9 calls ``numpy.ndarray.ptp``, which NumPy 2.4
-removed, so it needs ``numpy<2.4`` (this project's environment has NumPy 2.4).
+Runs in the current interpreter when Brian2 imports, else is skipped with the reason: Brian2 2.9
+calls ``numpy.ndarray.ptp``, which NumPy 2.4 removed, so it needs ``numpy<2.4`` (this project's
+main environment has NumPy 2.4). Run it in an environment with the ``brian2`` extra, e.g.::
+
+    python -m venv .venv-brian2
+    .venv-brian2/bin/pip install "numpy<2.4" brian2 pytest pytest-timeout -e .
+    .venv-brian2/bin/python -m pytest -m slow tests/examples/test_brian2_sheet.py
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.examples.conftest import assert_improves, import_or_skip, run
+
+pytestmark = pytest.mark.slow
 
 
 def test_brian2_sheet(example, tmp_path: Path) -> None:
