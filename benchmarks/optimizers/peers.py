@@ -50,6 +50,63 @@ class Simtune:
         self.opt.tell_batch(list(X), list(totals), list(failed), [list(s) for s in scores])
 
 
+class SimtuneRestart(Simtune):
+    """Experiment (not in optimizer.py): simtune's default restarted from a uniform random point
+    (fresh CMA + surrogate, same sigma and batch) once the best observed total has not improved
+    for ``k`` generations -- an early-triggered restart (pycma's IPOP/BIPOP criteria never fire
+    within ~20 generations). A larger population (IPOP) is not possible with one CMA generation
+    per batch, so the restarts keep the population."""
+
+    def __init__(self, dim, seed, batch, total_max_score, n_targets=None, k=3, **opts):
+        self._args = (dim, seed, batch, total_max_score, n_targets, opts)
+        self.k, self.best, self.stall, self.n_restarts = k, np.inf, 0, 0
+        super().__init__(dim, seed, batch, total_max_score, n_targets, **opts)
+
+    def tell(self, X, totals, failed, scores):
+        super().tell(X, totals, failed, scores)
+        ok = [t for t, f in zip(totals, failed) if not f]
+        b = min(ok, default=np.inf)
+        if b < self.best:
+            self.best, self.stall = b, 0
+        else:
+            self.stall += 1
+        if self.stall >= self.k:
+            dim, seed, batch, tms, nt, opts = self._args
+            self.n_restarts += 1
+            rng = np.random.default_rng([seed, 77, self.n_restarts])
+            Simtune.__init__(self, dim, seed + 1000 * self.n_restarts, batch, tms, nt, **opts)
+            from orchestrator.optimizer import CMAOptimizer  # noqa: F401
+
+            self.opt.es.mean[:] = rng.random(dim)  # restart point
+            self.best, self.stall = np.inf, 0
+
+
+class SimtuneReEval(Simtune):
+    """Experiment (not in optimizer.py): each batch spends ``r`` of its slots re-evaluating the
+    points with the lowest mean observed total (at most ``max_repeats`` evaluations each); CMA is
+    asked and told the other ``batch - r`` points. The harness's incumbent (lowest mean) then
+    rests on averaged observations instead of one lucky draw."""
+
+    def __init__(self, dim, seed, batch, total_max_score, n_targets=None, r=2, max_repeats=4,
+                 **opts):
+        super().__init__(dim, seed, batch, total_max_score, n_targets, **opts)
+        self.r, self.max_repeats, self.obs, self.batch = r, max_repeats, {}, batch
+
+    def ask(self, n):
+        cands = sorted((np.mean(v), k) for k, v in self.obs.items() if len(v) < self.max_repeats)
+        again = [np.frombuffer(k) for _, k in cands[: self.r]]
+        self._n_new = n - len(again)
+        return np.array(list(self.opt.ask_batch(self._n_new)) + again)
+
+    def tell(self, X, totals, failed, scores):
+        k = self._n_new
+        self.opt.tell_batch(list(X[:k]), list(totals[:k]), list(failed[:k]),
+                            [list(s) for s in scores[:k]])
+        for x, t, f in zip(X, totals, failed):
+            if not f:
+                self.obs.setdefault(np.asarray(x, dtype=float).tobytes(), []).append(float(t))
+
+
 class PycmaDefaults:
     """pycma with its defaults except popsize = batch (σ0 = 0.3 of the box, start at the centre)."""
 
@@ -179,6 +236,9 @@ OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "simtune (default)": (lambda **k: Simtune(**k), False),
     "simtune, no surrogate": (lambda **k: Simtune(**k, surrogate="none"), False),
     "simtune, max_score failures": (lambda **k: Simtune(**k, failure_policy="max_score"), False),
+    "simtune, re-evaluate the 2 best (<= 4 times)": (lambda **k: SimtuneReEval(**k), False),
+    "simtune, restart after 2 stalled generations": (lambda **k: SimtuneRestart(**k, k=2), False),
+    "simtune, restart after 4 stalled generations": (lambda **k: SimtuneRestart(**k, k=4), False),
     "pycma defaults (popsize 20, σ0 0.3)": (lambda **k: PycmaDefaults(**k), False),
     "BluePyOpt-style DEAP CMA": (lambda **k: DeapCMA(**k), False),
     "Optuna TPE (multivariate)": (lambda **k: OptunaSampler(kind="tpe", **k), False),

@@ -201,4 +201,127 @@ class CrashingRateModel(RateModel):
     crash_rate = 0.2
 
 
-PROBLEMS = {c.name: c for c in (RotatedEllipsoid, RotatedRastrigin, RateModel, CrashingRateModel)}
+class V1Sheet(Problem):
+    """(c) the embedded V1 sheet model (``evaluators/models/v1_sheet.py``) fitted to the nine
+    mozaik targets of ``param_optim/v1_sheet.yaml``, with target values produced by a hidden
+    ground truth.
+
+    Free parameters: the 13 of v1_sheet.yaml, with its ranges (the other model parameters keep
+    the yaml's constants or the model defaults). Reduced protocol (:data:`PROTOCOL`, ~0.25 s CPU
+    per run instead of ~5 s): 320 E + 80 I cells, dt 1 ms, 1 s spontaneous, 250 ms per grating /
+    disk at 4 Hz (one stimulus cycle), early explosion check over 100 ms; the ISI-based targets
+    (irregularity, synchrony) need 3 ISIs instead of 6. The network seed is the problem seed and
+    is the same for every evaluation, so a run is deterministic: observed = true score.
+    Ground truth: a seeded uniform point in [0.15, 0.85]^13 that does not explode, has every
+    target defined and a spontaneous E rate in [1, 30] Hz. Targets: ``exact`` at the ground
+    truth's values with the yaml's norms, max_score 20. An exploding run (the model's flag) scores
+    max_score on every target (not ``failed``: a runaway is an answer, as in (e)). Undefined
+    values score max_score on that target. Thresholds: tight 9 = on average one norm per target
+    (the norm is the deviation the mozaik configuration deems one unit of misfit), loose 27.
+    """
+
+    name = "c_v1sheet"
+    dim = 13  # the free parameters of v1_sheet.yaml (set again from the file in __init__)
+    n_targets = 9
+    crash_rate = 0.0
+    tight, loose = 9.0, 27.0
+    needs_simtune = True
+    PROTOCOL = {"spontaneous_ms": 1000.0, "stimulus_ms": 250.0, "temporal_frequency": 4.0,
+                "n_exc": 320, "n_inh": 80, "dt_ms": 1.0, "check_ms": 100.0}
+    CONFIG = "param_optim/v1_sheet.yaml"
+
+    def __init__(self, seed: int) -> None:
+        import tempfile
+        from pathlib import Path
+
+        import yaml
+
+        from evaluators.evaluate import build_targets
+
+        root = Path(__file__).resolve().parents[2]
+        cfg = yaml.safe_load((root / self.CONFIG).read_text())
+        self.free = {k: v for k, v in cfg["parameters"].items() if isinstance(v, list)}
+        self.fixed = {k: float(v) for k, v in cfg["parameters"].items() if not isinstance(v, list)}
+        self.names = list(self.free)
+        self.dim = len(self.names)
+        self.lo = np.array([self.free[k][0] for k in self.names], dtype=float)
+        self.hi = np.array([self.free[k][1] for k in self.names], dtype=float)
+        self.specs = []
+        for t in cfg["targets"]:
+            opts = {"min_isis": 3} if t["class"] in ("IrregularityTarget", "SynchronyTarget") else {}
+            self.specs.append({"name": t["class"], "class": t["class"], "kind": "exact",
+                               "target_value": 0.0, "norm": float(t["norm"]),
+                               "max_score": self.max_score, "sheet_name": t.get("sheet_name"),
+                               "options": opts})
+        self.built = build_targets(self.specs)
+        self.sim_seed = int(seed) + 1
+        self._dir = Path(tempfile.mkdtemp(prefix="simtune-v1bench-"))
+        rng = np.random.default_rng([seed, 6])
+        while True:
+            xt = rng.uniform(0.15, 0.85, self.dim)
+            vals, exploded, spont = self.values(xt)
+            if not exploded and np.all(np.isfinite(vals)) and 1.0 <= spont <= 30.0:
+                break
+        self.xtrue = xt
+        self.target = vals
+        self.norm = np.array([s["norm"] for s in self.specs])
+        self.crash_rng = np.random.default_rng([seed, 5])
+
+    def values(self, x: np.ndarray) -> tuple[np.ndarray, bool, float]:
+        """The nine target values at ``x`` (NaN where undefined), the explosion flag, and the
+        spontaneous E rate."""
+        from evaluators.datastore import DataStore
+        from evaluators.models import v1_sheet
+        from targets import evaluate_target
+
+        p = dict(self.fixed)
+        p.update(zip(self.names, (self.lo + x * (self.hi - self.lo)).tolist()))
+        path = self._dir / "store.h5"
+        v1_sheet.simulate(p, path, seed=self.sim_seed, protocol=self.PROTOCOL)
+        try:
+            with DataStore(path) as st:
+                exploded = bool(st.exploded)
+                vals = np.full(len(self.specs), np.nan)
+                if not exploded:
+                    for i, (spec, tgt) in enumerate(self.built):
+                        o = evaluate_target(spec["name"], tgt, "exact", 0.0, 1.0, 1e9, st, p)
+                        vals[i] = np.nan if o.value is None else o.value
+        finally:
+            path.unlink(missing_ok=True)
+        spont = vals[0] if np.isfinite(vals[0]) else 0.0
+        return vals, exploded, float(spont)
+
+    def _score_one(self, x: np.ndarray) -> np.ndarray:
+        vals, exploded, _ = self.values(x)
+        if exploded:
+            return np.full(self.n_targets, self.max_score)
+        s = np.abs(vals - self.target) / self.norm
+        return np.where(np.isfinite(s), np.minimum(self.max_score, s), self.max_score)
+
+    def evaluate_with_truth(self, X):
+        X = np.clip(np.atleast_2d(np.asarray(X, dtype=float)), 0.0, 1.0)
+        failed = np.zeros(len(X), dtype=bool)
+        if self.crash_rate > 0:
+            failed = self.crash_rng.random(len(X)) < self.crash_rate
+        scores = np.full((len(X), self.n_targets), self.max_score)
+        for i in np.flatnonzero(~failed):  # a crashed job costs nothing here
+            scores[i] = self._score_one(X[i])
+        totals = scores.sum(axis=1)
+        return totals, scores, failed, totals.copy()
+
+    def evaluate(self, X):
+        return self.evaluate_with_truth(X)[:3]
+
+    def _scores(self, X, noise):
+        return np.array([self._score_one(x) for x in X]), None
+
+
+class CrashingV1Sheet(V1Sheet):
+    """(d) = (c) + 20 % of the evaluations crash at random (failed=True, max_score)."""
+
+    name = "d_v1sheet_crashes"
+    crash_rate = 0.2
+
+
+PROBLEMS = {c.name: c for c in (RotatedEllipsoid, RotatedRastrigin, RateModel, CrashingRateModel,
+                                V1Sheet, CrashingV1Sheet)}
