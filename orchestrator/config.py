@@ -13,6 +13,7 @@ The documentation of every key lives in ``docs/config.md``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import os
 import types
@@ -453,7 +454,7 @@ def _evaluator(data: Any, base_dir: Path) -> EvaluatorConfig:
     return EvaluatorConfig(data["kind"], options)
 
 
-_EMPTY = __import__("inspect").Parameter.empty
+_EMPTY = inspect.Parameter.empty
 
 
 def _cma_options(opts: Mapping[str, Any]) -> None:

@@ -210,8 +210,7 @@ class Controller:
             xs = opt.ask_batch(self.cfg.optimizer.offspring_size)
             failpoint("after_ask")
             sigma = opt.sigma
-            records = self._evaluate_generation(g, xs)
-            submitted_at = (load_inflight(self.run_dir) or {}).get("first_submit_at")
+            records, submitted_at = self._evaluate_generation(g, xs)
             failed = [r["status"] != "ok" for r in records]
             totals = [float(r["total_score"]) for r in records]
             scores = [[float(r["scores"][t.name]) for t in self.cfg.targets] for r in records]
@@ -257,7 +256,10 @@ class Controller:
             "sys_path": [str(self.cfg.base_dir)],
         }
 
-    def _evaluate_generation(self, g: int, xs: list[np.ndarray]) -> list[dict[str, Any]]:
+    def _evaluate_generation(self, g: int, xs: list[np.ndarray]
+                             ) -> tuple[list[dict[str, Any]], float | None]:
+        """Evaluate the points of generation ``g``; returns the records (in order) and when the
+        generation's first job was submitted (None if nothing had to be submitted)."""
         inflight = load_inflight(self.run_dir)
         if inflight is not None and inflight.get("generation") == g:
             saved = np.asarray(inflight["points"], dtype=float)
@@ -279,7 +281,8 @@ class Controller:
             if not (d / TASK_FILE).exists():
                 atomic_write_json(d / TASK_FILE, task)
             tasks.append(task)
-        return self._wait(g, tasks, inflight)
+        records = self._wait(g, tasks, inflight)
+        return records, inflight.get("first_submit_at")
 
     def _wait(self, g: int, tasks: list[dict[str, Any]],
               inflight: dict[str, Any]) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from orchestrator.results import flatten, load_results
+from orchestrator.results import load_results, records_frame
 
 __all__ = [
     "FIGURES",
@@ -170,11 +170,9 @@ def _inflight_rows(run_dir: Path, df: pd.DataFrame) -> tuple[pd.DataFrame, int |
         except (OSError, ValueError):
             continue
         if rec.get("generation") == g and rec.get("individual") == i:
-            rows.append(flatten(rec))
+            rows.append(rec)
     if rows:
-        extra = pd.DataFrame.from_records(rows)
-        for c in [c for c in extra.columns if c.startswith(("value.", "score.", "std."))]:
-            extra[c] = pd.to_numeric(extra[c], errors="coerce")
+        extra = records_frame(rows)
         df = extra if df.empty else pd.concat([df, extra], ignore_index=True)
     return df, g, len(rows), n
 

@@ -26,8 +26,7 @@ import pandas as pd
 
 from evaluators._faults import failpoint
 
-__all__ = ["ResultsWriter", "flatten", "iter_jsonl", "load_generations", "load_results",
-           "records_frame"]
+__all__ = ["ResultsWriter", "iter_jsonl", "load_generations", "load_results", "records_frame"]
 
 RESULTS_FILE = "results.jsonl"
 GENERATIONS_FILE = "generations.jsonl"
@@ -116,22 +115,6 @@ class ResultsWriter:
         if row["generation"] not in self._gens:
             _append_lines(self.gen_path, [row])
             self._gens.add(row["generation"])
-
-
-def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
-    """One evaluation record -> one flat table row."""
-    row = {k: record.get(k) for k in FIXED_COLUMNS}
-    for k, v in (record.get("parameters") or {}).items():
-        row[f"param.{k}"] = v
-    for k, v in (record.get("values") or {}).items():
-        row[f"value.{k}"] = v
-    for k, v in (record.get("scores") or {}).items():
-        row[f"score.{k}"] = v
-    for k, v in (record.get("value_std") or {}).items():
-        row[f"std.{k}"] = v
-    for k, v in (record.get("target_reasons") or {}).items():
-        row[f"why.{k}"] = v
-    return row
 
 
 def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
