@@ -11,11 +11,12 @@ DEMO_RUN    ?= runs/demo
 SLURM  ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv install install-test slurm-up slurm-down clean help
+.PHONY: demo test lint venv install install-test slurm-up slurm-down clean help
 
 help:
 	@echo "make demo   - install and run the example optimisation on the local executor"
-	@echo "make test   - install test extras, start the local SLURM cluster, run the test suite"
+	@echo "make test   - install test extras, lint, start the local SLURM cluster, run the tests"
+	@echo "make lint   - ruff check (configured in pyproject.toml)"
 	@echo "make slurm-up / slurm-down - start / stop the single-node test cluster"
 
 $(PY):
@@ -45,7 +46,11 @@ slurm-up:
 slurm-down:
 	bash scripts/slurm-down.sh
 
-test: install-test
+lint: install-test
+	$(VENV)/bin/ruff check .
+
+# lint first: a lint error fails fast, before the cluster comes up
+test: install-test lint
 ifeq ($(SLURM),1)
 	bash scripts/slurm-up.sh
 endif

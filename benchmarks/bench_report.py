@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.reuse and (run_dir / "results.jsonl").exists()):
             make_run(run_dir, args.n)
         else:
-            args.n = sum(1 for _ in open(run_dir / "results.jsonl", "rb"))
+            with open(run_dir / "results.jsonl", "rb") as fh:
+                args.n = sum(1 for _ in fh)
         size = (run_dir / "results.jsonl").stat().st_size / 2**20
         print(f"synthetic run: {args.n} evaluations, {size:.0f} MiB results.jsonl "
               f"({time.perf_counter() - t:.1f} s to write; not counted)")

@@ -19,13 +19,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,18 +35,15 @@ sys.path.insert(0, str(REPO))
 import submitit  # noqa: E402
 
 from evaluators.evaluate import run_task  # noqa: E402
+from orchestrator.config import ExecutorConfig  # noqa: E402
 from orchestrator.executors.slurm import SlurmExecutor  # noqa: E402
 
 
-def options(**kw: Any) -> types.SimpleNamespace:
-    sl = dict(partition=None, account=None, cpus_per_task=1, tasks_per_node=1, nodes=1,
-              mem_gb=None, gres=None, additional_parameters={}, setup=[], signal_delay_s=60,
-              python=None)
-    sl.update(kw.pop("slurm", {}))
-    top = dict(kind="slurm", time_limit_s=600.0, generation_timeout_s=None,
-               pending_limit_s=None, max_parallel=None, poll_interval_s=1.0)
-    top.update(kw)
-    return types.SimpleNamespace(**top, slurm=types.SimpleNamespace(**sl))
+def options(**kw: Any) -> ExecutorConfig:
+    """The ``executor`` section: SLURM; ``slurm={...}`` overrides fields of ``executor.slurm``."""
+    base = ExecutorConfig(kind="slurm", time_limit_s=600.0, poll_interval_s=1.0)
+    slurm = dataclasses.replace(base.slurm, **kw.pop("slurm", {}))
+    return dataclasses.replace(base, slurm=slurm, **kw)
 
 
 def write_tasks(root: Path, n: int, function: str = "tests.slurm.sims:nothing") -> list[Path]:

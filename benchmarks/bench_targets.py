@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import targets  # noqa: E402
-from evaluators.datastore import DataStore, DataStoreWriter  # noqa: E402
+import targets
+from evaluators.datastore import DataStore, DataStoreWriter
 
 SHEET = "V1_Exc_L4"
 NINE = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from evaluators._base import DATASTORE_NAME, Evaluator, option_names
+from evaluators._base import DATASTORE_NAME, Evaluator
 
 __all__ = ["DATASTORE_NAME", "EVALUATORS", "Evaluator", "build_evaluator", "evaluator_class"]
 

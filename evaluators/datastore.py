@@ -268,7 +268,7 @@ class DataStoreWriter:
     def __enter__(self) -> DataStoreWriter:
         return self
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -409,5 +409,5 @@ class DataStore:
     def __enter__(self) -> DataStore:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()

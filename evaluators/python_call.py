@@ -33,7 +33,7 @@ def import_callable(path: str) -> Callable[..., Any]:
         raise ImportError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise ImportError(f"{module_name!r} has no callable {attr!r}")
+        raise ImportError(f"{module_name!r} has no callable {attr!r}")  # noqa: TRY004
     return fn  # type: ignore[no-any-return]
 
 

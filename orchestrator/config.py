@@ -20,7 +20,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, ClassVar, Mapping, Union
 
 import yaml
 
@@ -56,25 +56,31 @@ def _found(text: str) -> str:
     return f"<{text}>"
 
 
+# a section's own value checks: field name -> (predicate, what was expected)
+_Checks = dict[str, tuple[Callable[[Any], bool], str]]
+
+
 # -- sections -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OptimizerConfig:
     """``optimizer``: the search over the unit cube of the free parameters (docs/optimizer.md)."""
 
     offspring_size: int = 12  # evaluations submitted per generation (the batch)
-    sigma: float = 1 / 6  # initial step size in the normalised [0, 1] space
+    sigma: float = 0.1  # initial step size in the normalised [0, 1] space (docs/optimizer.md)
     seed: int = 1
     max_ngen: int = 50
-    popsize: int | None = None  # CMA population (>= offspring_size); default screen_factor x batch
+    popsize: int | None = None  # CMA population; null: about half the batch (docs/optimizer.md)
     cma_options: dict[str, Any] = field(default_factory=dict)
     failure_policy: str = "impute"  # impute | penalize | max_score
     stop_on_convergence: bool = False  # honour pycma's own stop criteria (tolx, tolfun...)
     algorithm: str = "cma"  # cma (pycma CMA-ES) | nsga2 (DEAP NSGA-II, every target an objective)
     surrogate: str = "lq"  # lq (pycma's LQModel) | none
     screen_factor: float = 1.0  # CMA population = screen_factor x batch, pre-screened by the model
-    inject_model_optimum: bool = True  # offer the quadratic model's minimiser to CMA
+    inject_model_optimum: bool = True  # offer the surrogate's best point to each CMA generation
+    restarts: int = 0  # IPOP restarts when pycma's stop criteria fire (0: none)
+    incpopsize: float = 2.0  # population factor per restart
 
-    _checks = {
+    _checks: ClassVar[_Checks] = {
         "offspring_size": (lambda v: v >= 1, "an integer >= 1"),
         "sigma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
         "max_ngen": (lambda v: v >= 1, "an integer >= 1"),
@@ -84,6 +90,8 @@ class OptimizerConfig:
         "algorithm": (lambda v: v in ("cma", "nsga2"), "'cma' or 'nsga2'"),
         "surrogate": (lambda v: v in ("lq", "none"), "'lq' or 'none'"),
         "screen_factor": (lambda v: 1 <= v <= 20, "a number in [1, 20]"),
+        "restarts": (lambda v: v >= 0, "an integer >= 0"),
+        "incpopsize": (lambda v: 1 <= v <= 10, "a number in [1, 10]"),
     }
 
 
@@ -103,7 +111,7 @@ class SlurmConfig:
     signal_delay_s: int = 60
     python: str | None = None
 
-    _checks = {
+    _checks: ClassVar[_Checks] = {
         "cpus_per_task": (lambda v: v >= 1, "an integer >= 1"),
         "tasks_per_node": (lambda v: v >= 1, "an integer >= 1"),
         "nodes": (lambda v: v >= 1, "an integer >= 1"),
@@ -123,7 +131,7 @@ class ExecutorConfig:
     poll_interval_s: float = 1.0
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
 
-    _checks = {
+    _checks: ClassVar[_Checks] = {
         "kind": (lambda v: v in ("local", "debug", "slurm"), "one of 'local', 'debug', 'slurm'"),
         "time_limit_s": (lambda v: v > 0, "a number > 0"),
         "generation_timeout_s": (lambda v: v is None or v > 0, "a number > 0 or null"),
@@ -140,7 +148,7 @@ class CleanupConfig:
     keep_best: int = 5  # data stores of the best k evaluations are kept; -1 keeps all
     keep_failed: bool = False  # keep the directories of failed evaluations (logs always kept)
 
-    _checks = {"keep_best": (lambda v: v >= -1, "an integer >= -1")}
+    _checks: ClassVar[_Checks] = {"keep_best": (lambda v: v >= -1, "an integer >= -1")}
 
 
 @dataclass(frozen=True)
@@ -296,7 +304,7 @@ def _build(cls: type, data: Any, path: str) -> Any:
             valid = ", ".join(f"{n} (default {_default_of(f)})" for n, f in fields.items())
             raise ConfigError(f"{path}.{key}" if path else str(key),
                               f"one of the keys: {valid}", _found("an unknown key"))
-    checks: dict[str, tuple[Callable[[Any], bool], str]] = getattr(cls, "_checks", {})
+    checks: _Checks = getattr(cls, "_checks", {})
     kwargs = {}
     for name, f in fields.items():
         sub = f"{path}.{name}" if path else name
@@ -523,10 +531,12 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     if (optimizer.algorithm == "nsga2" and optimizer.popsize is not None
             and optimizer.popsize < 2):
         raise ConfigError("optimizer.popsize", "null or >= 2", optimizer.popsize)
-    if (optimizer.algorithm == "cma" and optimizer.popsize is not None
-            and optimizer.popsize < optimizer.offspring_size):
-        raise ConfigError("optimizer.popsize", f"null or >= offspring_size "
-                          f"({optimizer.offspring_size})", optimizer.popsize)
+    if (optimizer.algorithm == "cma" and optimizer.surrogate == "lq"
+            and optimizer.screen_factor > 1 and optimizer.popsize is not None
+            and optimizer.popsize <= optimizer.offspring_size):
+        raise ConfigError("optimizer.popsize", f"null or > offspring_size "
+                          f"({optimizer.offspring_size}) when screen_factor > 1 pre-screens",
+                          optimizer.popsize)
     _cma_options(optimizer.cma_options)
     executor = _build(ExecutorConfig, raw.get("executor"), "executor")
     cleanup = _build(CleanupConfig, raw.get("cleanup"), "cleanup")

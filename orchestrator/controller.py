@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import signal
 import sys
@@ -402,16 +401,17 @@ class Controller:
                 run_for = now - job["started_at"]
                 if ex_cfg.generation_timeout_s is not None and run_for > ex_cfg.generation_timeout_s:
                     cancel[i] = (Reason.TIMEOUT,
-                                 f"generation timeout: running {run_for:.0f} s "
-                                 f"> {ex_cfg.generation_timeout_s:g} s")
+                                 (f"generation timeout: running {run_for:.0f} s "
+                                  f"> {ex_cfg.generation_timeout_s:g} s"))
                 elif run_for > ex_cfg.time_limit_s + 120:  # the backend failed to enforce it
                     cancel[i] = (Reason.TIMEOUT, f"running {run_for:.0f} s, past the time limit")
             else:  # PENDING or UNKNOWN
                 waited = now - job["submitted_at"]
                 if ex_cfg.pending_limit_s is not None and waited > ex_cfg.pending_limit_s:
                     cancel[i] = (Reason.NEVER_STARTED,
-                                 f"pending {waited:.0f} s > pending limit "
-                                 f"{ex_cfg.pending_limit_s:g} s ({info.detail or info.state.value})")
+                                 (f"pending {waited:.0f} s > pending limit "
+                                  f"{ex_cfg.pending_limit_s:g} s "
+                                  f"({info.detail or info.state.value})"))
                 elif info.state is JobState.UNKNOWN and waited > LOST_AFTER_S:
                     cancel[i] = (Reason.LOST, f"job {job['job_id']} unknown to the scheduler")
         if cancel:

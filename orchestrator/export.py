@@ -87,7 +87,7 @@ def _orders(run_dir: Path) -> tuple[str, list[str] | None, list[str] | None, Any
     try:
         from orchestrator.controller import open_run
 
-        cfg, meta = open_run(run_dir)
+        cfg, _meta = open_run(run_dir)
         return cfg.name, cfg.space.names, [t.name for t in cfg.targets], cfg
     except Exception:  # noqa: BLE001 - export works from the results alone
         try:

@@ -5,14 +5,22 @@
 state saved with ``pickle_dumps`` -- plus what pycma does not decide for a batch of expensive,
 sometimes failing, noisy simulations (see docs/optimizer.md for the measurements behind each):
 
-* **surrogate pre-screening** (``surrogate: lq``, the default): pycma's own lq-CMA-ES model
-  (:class:`cma.fitness_models.LQModel`: linear, then diagonal, then full quadratic, fitted to the
-  evaluated points) ranks a larger CMA population of ``screen_factor x batch`` samples, and only the
-  ``batch`` most promising are simulated. CMA is then told its whole population: the simulated
-  points with their scores, ranked first, and the screened-out points ranked behind them in the
-  model's order (the model said they are worse; active CMA uses that). Once the model is a full
-  quadratic with a positive definite Hessian, its minimiser (clipped to the box) is injected as one
-  candidate of the next generation (Nevergrad's "MetaModel" idea, through pycma's ``inject``).
+* **batch and CMA population decoupled**: ``ask_batch(n)`` hands out the next ``n`` samples of
+  the open CMA generations, drawing new ones from the current distribution as needed, and
+  ``tell_batch`` tells each generation to pycma as soon as all its points are back. The default
+  population is half the batch: a batch of 20 is two CMA generations of 10 (the second sampled
+  before the first is told, as Optuna's CmaEsSampler does), twice the updates per batch; a
+  population larger than the batch spans batches.
+* **surrogate** (``surrogate: lq``, the default): pycma's own lq-CMA-ES model
+  (:class:`cma.fitness_models.LQModel`: linear, then diagonal, then full quadratic) fitted to the
+  successful evaluations. Once per batch its best point is injected into the next CMA generation
+  (pycma's ``inject``; Nevergrad's "MetaModel" idea): the quadratic's minimiser where the Hessian
+  is positive definite, else the model's best of 1000 samples of the search distribution. With
+  ``screen_factor > 1`` it also pre-screens: a CMA population of ``screen_factor x batch`` is
+  sampled, the ``batch`` most promising are simulated, and CMA is told the screened-out points
+  ranked behind them in the model's order.
+* **restarts** (``restarts``, off by default): IPOP-CMA-ES -- when pycma's own stop criteria
+  fire, a new CMA-ES from a uniform random point with ``incpopsize`` times the population.
 * **failures** (``failure_policy``): ``impute`` (default) -- a crashed evaluation (``failed``)
   carries no information about the landscape, so CMA is told the model's prediction for it (the
   median of the batch's successful values before a model exists); an evaluation whose every target
@@ -27,12 +35,14 @@ sometimes failing, noisy simulations (see docs/optimizer.md for the measurements
 ``algorithm: nsga2`` is DEAP's NSGA-II with every target an objective (:class:`NSGA2Optimizer`).
 
 Randomness: pycma samples from NumPy's global random state (seeded by the ``seed`` option), so the
-state saved by :meth:`CMAOptimizer.state` includes it; NSGA-II keeps its own ``random.Random``
+state saved by :meth:`CMAOptimizer.state` includes it; the model's candidates and restart points
+come from generators seeded by (seed, generation); NSGA-II keeps its own ``random.Random``
 state. Restoring a state makes a resumed run ask exactly the points the uninterrupted run asks.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import random
@@ -44,6 +54,8 @@ import cma
 import cma.fitness_models
 import numpy as np
 
+log = logging.getLogger("simtune.optimizer")
+
 __all__ = ["CMAOptimizer", "NSGA2Optimizer", "IGNORED_STOPS", "make_optimizer",
            "optimizer_from_state"]
 
@@ -51,6 +63,8 @@ __all__ = ["CMAOptimizer", "NSGA2Optimizer", "IGNORED_STOPS", "make_optimizer",
 IGNORED_STOPS = frozenset({"tolflatfitness", "maxiter", "maxfevals"})
 
 FAILURE_POLICIES = ("impute", "penalize", "max_score")
+#: samples from the search distribution the model picks its candidate from (no PD Hessian)
+MODEL_CANDIDATES = 1000
 SURROGATES = ("lq", "none")
 
 
@@ -91,14 +105,16 @@ class CMAOptimizer:
         stop_on_convergence: bool = False,
         surrogate: str = "lq",
         inject_model_optimum: bool = True,
+        screen: bool = False,
+        restarts: int = 0,
+        incpopsize: float = 2.0,
     ) -> None:
         if failure_policy not in FAILURE_POLICIES:
             raise ValueError(f"failure_policy must be one of {FAILURE_POLICIES}")
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {SURROGATES}")
-        opts = cma.CMAOptions()
-        opts.set(dict(cma_options or {}))
-        opts.set({
+        given = dict(cma_options or {})
+        given.update({
             "seed": int(seed) if seed else 1234567,  # pycma treats 0 as "random"
             "bounds": [0.0, 1.0],
             "popsize": int(popsize),
@@ -107,18 +123,33 @@ class CMAOptimizer:
             "verb_log": 0,
             "verb_disp": 0,
             "tolflatfitness": 10**9,
+            "CMA_mirrors": 0,  # mirrored pairs would straddle batches (and CMA generations)
         })
+        opts = cma.CMAOptions()
+        opts.set(given)
         x0 = np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
         if x0.size == 1:  # pycma refuses 1-D problems; a dummy coordinate keeps one working
             raise ValueError("CMA-ES needs at least 2 free parameters; add one or use bounds")
         self.es = cma.CMAEvolutionStrategy(x0, float(sigma), opts)
+        self._cma_opts = given  # for restarts (plain values: no bound RNG methods to pickle)
+        self._sigma0 = float(sigma)
+        self.restarts_left = int(restarts)
+        self.incpopsize = float(incpopsize)
+        self.n_restarts = 0
+        self._iter_offset = 0  # CMA generations of the runs before the last restart
         self.total_max_score = float(total_max_score)
         self.failure_policy = failure_policy
         self.stop_on_convergence = stop_on_convergence
         self.surrogate = surrogate
         self.inject_model_optimum = bool(inject_model_optimum)
         self.model = cma.fitness_models.LQModel() if surrogate == "lq" else None
-        self._pending: dict[str, Any] | None = None  # the CMA generation of the batch in flight
+        self.screen = bool(screen) and self.model is not None
+        self._pending: dict[str, Any] | None = None  # screening: the CMA generation in flight
+        self._open: list[dict[str, Any]] = []  # no screening: CMA generations not yet told
+        self._batch: list[tuple[int, int]] | None = None  # (generation serial, index) per point
+        self._serial = 0
+        self._told_since_ask = False
+        self._injected = False
         self.n_told = 0
         self.inject_types: tuple[str, ...] = ("full",)
 
@@ -141,24 +172,61 @@ class CMAOptimizer:
     def ask_batch(self, n: int) -> list[np.ndarray]:
         """``n`` points to evaluate in parallel (the controller's generation).
 
-        One CMA generation of ``popsize >= n`` samples is drawn; with the surrogate the ``n``
-        the model predicts best are returned, otherwise the first ``n``. Call
-        :meth:`tell_batch` with their results before asking again.
+        Without pre-screening the batch is decoupled from the CMA population: it takes the next
+        ``n`` samples of the open CMA generations, drawing new generations from the current
+        distribution as needed (a batch of 20 with ``popsize`` 10 is two CMA generations, told
+        one after the other; ``popsize`` 30 spans batches). With pre-screening (``screen``) one
+        CMA generation of ``popsize > n`` samples is drawn and the ``n`` the model predicts best
+        are returned. Call :meth:`tell_batch` with their results before asking again.
         """
-        if n > self.popsize:
-            raise ValueError(f"batch of {n} with a CMA population of {self.popsize}: "
-                             "set optimizer.popsize >= offspring_size")
-        if self._pending is not None:
+        if self._pending is not None or self._batch is not None:
             raise RuntimeError("ask_batch called twice without tell_batch")
+        if self.screen and n < self.popsize:
+            X = self._draw()
+            if self._model_ready():
+                pred = np.asarray(self.model.evalpop(X), dtype=float)
+                chosen = np.argsort(pred, kind="stable")[:n]
+            else:
+                chosen = np.arange(n)
+            self._pending = {"X": X, "chosen": chosen}
+            return [X[i].copy() for i in chosen]
+        if self.screen:
+            raise ValueError(f"batch of {n} with a pre-screened CMA population of "
+                             f"{self.popsize}: set optimizer.popsize > offspring_size")
+        out: list[np.ndarray] = []
+        self._batch = []
+        while len(out) < n:
+            if not self._open or self._open[-1]["asked"] == len(self._open[-1]["X"]):
+                self._serial += 1
+                self._open.append({"serial": self._serial, "X": self._draw(),
+                                   "F": np.full(self.popsize, np.nan), "asked": 0})
+            g = self._open[-1]
+            i = g["asked"]
+            out.append(g["X"][i].copy())
+            self._batch.append((g["serial"], i))
+            g["asked"] = i + 1
+        return out
+
+    def _draw(self) -> np.ndarray:
+        """One CMA generation from the current distribution (the model's optimum injected)."""
+        if (self.inject_model_optimum and self.model is not None and not self._injected
+                and not self._open):
+            # once per model update, into a generation told before any later one (pycma
+            # tracks injected solutions per iteration)
+            self._inject()
+            self._injected = True
         X = np.asarray(self.es.ask(), dtype=float)
-        if self._model_ready() and n < len(X):
-            pred = np.asarray(self.model.evalpop(X), dtype=float)
-            chosen = np.argsort(pred, kind="stable")[:n]
-        else:
-            pred = None
-            chosen = np.arange(n)
-        self._pending = {"X": X, "chosen": chosen}
-        return [X[i].copy() for i in chosen]
+        self._told_since_ask = False
+        return X
+
+    def _tell_es(self, X: np.ndarray, F: np.ndarray) -> None:
+        """``es.tell`` one CMA generation. pycma takes one tell per ask; a generation sampled
+        before the previous tell (two generations in one batch) is told after a discarded
+        ``ask`` -- its genotypes are still in pycma's archive of sent solutions."""
+        if self._told_since_ask:
+            self.es.ask()
+        self.es.tell(list(X), list(F))
+        self._told_since_ask = True
 
     def _capped(self, total: float) -> bool:
         return not math.isfinite(total) or total >= self.total_max_score
@@ -180,14 +248,6 @@ class CMAOptimizer:
         Returns the fitness values told for the evaluated points.
         """
         xs = [np.asarray(x, dtype=float) for x in xs]
-        pend = self._pending
-        if pend is None or len(xs) != len(pend["chosen"]):
-            # points not from ask_batch (or a batch of another size): tell them as one generation
-            X, chosen = np.asarray(xs), np.arange(len(xs))
-        else:
-            X, chosen = pend["X"], pend["chosen"]
-            if not all(np.array_equal(X[i], x) for i, x in zip(chosen, xs)):
-                X, chosen = np.asarray(xs), np.arange(len(xs))
         totals = [float(t) for t in totals]
         failed = [bool(f) for f in failed]
         # the surrogate learns from the successful, uncapped evaluations only; it models the sum
@@ -215,23 +275,67 @@ class CMAOptimizer:
                                              np.sort([totals[j] for j in ok])))
                 else:
                     fit[i] = float(np.median([totals[j] for j in ok]))
+        self._injected = False  # the model has new data: its next candidate is a new point
+        batch, self._batch = self._batch, None
+        pend, self._pending = self._pending, None
+        if batch is not None and len(batch) == len(xs) and all(
+                np.array_equal(self._point(s_, i), x) for (s_, i), x in zip(batch, xs)):
+            for (serial, i), v in zip(batch, fit):
+                next(g for g in self._open if g["serial"] == serial)["F"][i] = v
+            while self._open and not np.isnan(self._open[0]["F"]).any():
+                g = self._open.pop(0)
+                self._tell_es(g["X"], g["F"])
+        elif pend is not None and len(xs) == len(pend["chosen"]) and all(
+                np.array_equal(pend["X"][i], x) for i, x in zip(pend["chosen"], xs)):
+            self._tell_screened(pend["X"], pend["chosen"], fit)
+        else:  # points not from ask_batch: tell them as one generation
+            self._open = []
+            self._tell_es(np.asarray(xs), np.asarray(fit))
+        self.n_told += len(xs)
+        self._maybe_restart()
+        return fit
+
+    def _maybe_restart(self) -> None:
+        """IPOP-CMA-ES: once pycma's own stop criteria fire (and no CMA generation is open), a
+        new CMA-ES starts from a uniform random point with the initial sigma and ``incpopsize``
+        times the population, the surrogate afresh; at most ``restarts`` times."""
+        if self.restarts_left <= 0 or self._open or self._pending is not None:
+            return
+        stop = {k: v for k, v in self.es.stop().items() if k not in IGNORED_STOPS}
+        if not stop:
+            return
+        self.restarts_left -= 1
+        self.n_restarts += 1
+        self._iter_offset += int(self.es.countiter)
+        opts = dict(self._cma_opts)
+        opts["popsize"] = max(2, int(round(self.popsize * self.incpopsize)))
+        opts["seed"] = int(opts["seed"]) + 1000 * self.n_restarts
+        x0 = np.random.default_rng([int(opts["seed"]), 11]).random(self.dim)
+        self.es = cma.CMAEvolutionStrategy(x0, self._sigma0, opts)
+        if self.model is not None:
+            self.model = cma.fitness_models.LQModel()
+        self._told_since_ask = self._injected = False
+        log.info("CMA-ES restart %d (%s): population %d", self.n_restarts,
+                 ", ".join(stop), self.popsize)
+
+    def _point(self, serial: int, i: int) -> np.ndarray | None:
+        g = next((g for g in self._open if g["serial"] == serial), None)
+        return None if g is None else g["X"][i]
+
+    def _tell_screened(self, X: np.ndarray, chosen: np.ndarray, fit: list[float]) -> None:
+        """Tell a pre-screened generation: the simulated points with their values, the
+        screened-out ones ranked behind every simulated point in the model's order."""
         F = np.empty(len(X))
         F[chosen] = fit
         rest = np.setdiff1d(np.arange(len(X)), chosen)
         if len(rest):
-            # screened out: ranked behind every evaluated point, in the model's order
             if self._model_ready():
                 pred = np.asarray(self.model.evalpop(X[rest]), dtype=float)
                 ranks = np.argsort(np.argsort(pred, kind="stable"), kind="stable")
             else:
                 ranks = np.arange(len(rest))
             F[rest] = max(F[chosen].max(), self.total_max_score) + 1.0 + ranks
-        self.es.tell(list(X), list(F))
-        self._pending = None
-        self.n_told += len(xs)
-        if self.inject_model_optimum and self.model is not None:
-            self._inject()
-        return fit
+        self._tell_es(X, F)
 
     def tell(self, xs: Sequence[np.ndarray], totals: Sequence[float],
              failed: Sequence[bool]) -> list[float]:
@@ -239,14 +343,24 @@ class CMAOptimizer:
         return self.tell_batch(xs, totals, failed)
 
     def _inject(self) -> None:
-        """Offer the full quadratic model's minimiser (clipped to the box) to the next ask."""
+        """Offer the full quadratic model's minimiser (clipped to the box) to the next ask.
+
+        Where the model's Hessian is not positive definite (a saddle or a ridge -- the usual case
+        on multimodal or noisy problems) its minimiser is not defined; the model's best of
+        ``MODEL_CANDIDATES`` samples from the current search distribution (the trust region) is
+        offered instead."""
         m = self.model
         if m is None or not set(m.types) & set(self.inject_types) or m.size < 2 * self.dim + 2:
             return
         try:
-            if np.any(np.linalg.eigvalsh(m.hessian) <= 0):
-                return
-            x = np.clip(np.asarray(m.xopt, dtype=float), 0.0, 1.0)
+            if np.all(np.linalg.eigvalsh(m.hessian) > 0):
+                x = np.clip(np.asarray(m.xopt, dtype=float), 0.0, 1.0)
+            else:
+                rng = np.random.default_rng([int(self.es.opts["seed"]), self.generation, 7])
+                A = np.linalg.cholesky(np.asarray(self.es.C, dtype=float))
+                Z = rng.standard_normal((MODEL_CANDIDATES, self.dim))
+                X = np.clip(np.asarray(self.es.mean) + self.sigma * Z @ A.T, 0.0, 1.0)
+                x = X[int(np.argmin(np.asarray(m.evalpop(X), dtype=float)))]
         except Exception:  # noqa: BLE001 -- a singular model just injects nothing
             return
         if np.all(np.isfinite(x)):
@@ -268,7 +382,8 @@ class CMAOptimizer:
 
     @property
     def generation(self) -> int:
-        return int(self.es.countiter)
+        """CMA generations told so far (over all restarts)."""
+        return self._iter_offset + int(self.es.countiter)
 
     def stop_reasons(self) -> dict[str, Any]:
         """pycma's stop criteria that would end the run (empty unless stop_on_convergence)."""
@@ -277,42 +392,35 @@ class CMAOptimizer:
         return {k: v for k, v in self.es.stop().items() if k not in IGNORED_STOPS}
 
     def state(self) -> bytes:
-        """Everything needed to continue exactly: pycma's pickle, the surrogate, the batch in
-        flight and NumPy's global RNG state."""
-        return pickle.dumps({
-            "kind": "cma",
-            "es": self.es.pickle_dumps(),
-            "np_random": np.random.get_state(),
-            "total_max_score": self.total_max_score,
-            "failure_policy": self.failure_policy,
-            "stop_on_convergence": self.stop_on_convergence,
-            "surrogate": self.surrogate,
-            "inject_model_optimum": self.inject_model_optimum,
-            "model": pickle.dumps(self.model) if self.model is not None else None,
-            "pending": self._pending,
-            "n_told": self.n_told,
-            "inject_types": self.inject_types,
-        })
+        """Everything needed to continue exactly: the instance (pycma through its own
+        ``pickle_dumps``, the surrogate, the open CMA generations) and NumPy's global RNG."""
+        d = dict(self.__dict__)
+        d.update(kind="cma", es=self.es.pickle_dumps(), np_random=np.random.get_state(),
+                 model=None if self.model is None else pickle.dumps(self.model))
+        return pickle.dumps(d)
 
     @classmethod
     def from_state(cls, blob: bytes) -> CMAOptimizer:
         d = pickle.loads(blob)
-        if d.get("kind", "cma") != "cma":
+        if d.pop("kind", "cma") != "cma":
             return optimizer_from_state(blob)  # type: ignore[return-value]
         self = cls.__new__(cls)
-        self.es = pickle.loads(d["es"])
-        np.random.set_state(d["np_random"])
-        self.total_max_score = d["total_max_score"]
-        self.failure_policy = d["failure_policy"]
-        self.stop_on_convergence = d["stop_on_convergence"]
-        # states written before the surrogate existed continue as plain CMA
-        self.surrogate = d.get("surrogate", "none")
-        self.inject_model_optimum = d.get("inject_model_optimum", False)
-        self.model = pickle.loads(d["model"]) if d.get("model") is not None else None
-        self._pending = d.get("pending")
-        self.n_told = d.get("n_told", 0)
-        self.inject_types = tuple(d.get("inject_types", ("full",)))
+        self.__dict__.update(_STATE_DEFAULTS)
+        np.random.set_state(d.pop("np_random"))
+        es, model = d.pop("es"), d.pop("model", None)
+        self.__dict__.update(d)
+        self.es = pickle.loads(es)
+        self.model = None if model is None else pickle.loads(model)
         return self
+
+
+#: attributes missing from states written by earlier versions (restored as these)
+_STATE_DEFAULTS: dict[str, Any] = {
+    "surrogate": "none", "inject_model_optimum": False, "_pending": None, "screen": False,
+    "_open": [], "_batch": None, "_serial": 0, "_told_since_ask": False, "_injected": False,
+    "n_told": 0, "inject_types": ("full",), "restarts_left": 0, "incpopsize": 2.0,
+    "n_restarts": 0, "_iter_offset": 0, "_sigma0": 1 / 6, "_cma_opts": {},
+}
 
 
 def _model_value(total: float, scores: Sequence[float] | None) -> float:
@@ -510,18 +618,30 @@ def _fitness(values: np.ndarray) -> Any:
 def make_optimizer(oc: Any, x0: Sequence[float], total_max_score: float, log_dir: Path,
                    n_targets: int | None = None) -> CMAOptimizer | NSGA2Optimizer:
     """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes."""
-    algorithm = getattr(oc, "algorithm", "cma")
+    algorithm = oc.algorithm
     batch = int(oc.offspring_size)
     if algorithm == "nsga2":
         return NSGA2Optimizer(x0, oc.sigma, oc.popsize or batch, oc.seed, total_max_score,
                               n_targets)
-    surrogate = getattr(oc, "surrogate", "lq")
-    factor = getattr(oc, "screen_factor", 1) if surrogate == "lq" else 1
-    popsize = oc.popsize or max(batch, int(round(factor * batch)))
+    surrogate = oc.surrogate
+    screen = surrogate == "lq" and oc.screen_factor > 1
+    if oc.popsize:
+        popsize = int(oc.popsize)
+    elif screen:
+        popsize = max(batch + 1, int(round(oc.screen_factor * batch)))
+    else:
+        popsize = default_popsize(batch)
     return CMAOptimizer(x0, oc.sigma, popsize, oc.seed, total_max_score, log_dir,
                         oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
-                        surrogate=surrogate,
-                        inject_model_optimum=getattr(oc, "inject_model_optimum", True))
+                        surrogate=surrogate, inject_model_optimum=oc.inject_model_optimum,
+                        screen=screen, restarts=oc.restarts, incpopsize=oc.incpopsize)
+
+
+def default_popsize(batch: int) -> int:
+    """The CMA population when ``optimizer.popsize`` is null and nothing is pre-screened: half
+    the batch (two CMA generations per batch; measured against one, docs/optimizer.md), the
+    whole batch below 8, and never below 4 (a small batch then spans CMA generations)."""
+    return batch // 2 if batch >= 8 else max(batch, 4)
 
 
 def optimizer_from_state(blob: bytes) -> CMAOptimizer | NSGA2Optimizer:

@@ -190,7 +190,7 @@ def read_generations(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     last_cov: tuple[int, bytes] | None = None
     try:
-        fh = open(Path(run_dir) / "generations.jsonl", "rb")
+        fh = open(Path(run_dir) / "generations.jsonl", "rb")  # noqa: SIM115 - `with fh` below
     except FileNotFoundError:
         return pd.DataFrame()
     with fh:
@@ -640,7 +640,7 @@ def plot_population(data: RunData) -> Figure:
     free = data.info.free
     if data.results.empty or not free:
         return _empty(title, "no evaluation recorded yet" if free else "no free parameters")
-    edges, ybins, hists = population_histograms(data.results, data.info)
+    edges, _ybins, hists = population_histograms(data.results, data.info)
     n = len(free)
     ncols = 1 if n <= 4 else (2 if n <= 12 else 4)
     nrows = math.ceil(n / ncols)
@@ -774,8 +774,8 @@ def plot_pareto(data: RunData) -> Figure:
 #: (file name, heading, what it tells a modeller, function)
 FIGURES: list[tuple[str, str, str, Callable[..., Figure]]] = [
     ("scores.png", "Total score per generation",
-     "Is the search still improving? Best so far (black) should fall; a median far above the "
-     "minimum is normal for CMA-ES, a max at the cap means failures.", plot_scores),
+     ("Is the search still improving? Best so far (black) should fall; a median far above the "
+      "minimum is normal for CMA-ES, a max at the cap means failures."), plot_scores),
     ("sigma.png", "Step size",
      "CMA-ES sigma: shrinking = converging; growing = the mean is still travelling.",
      plot_sigma),
@@ -787,16 +787,16 @@ FIGURES: list[tuple[str, str, str, Callable[..., Figure]]] = [
      "Which parameters drive which targets; blank = undefined (constant column).",
      plot_correlation),
     ("covariance.png", "CMA-ES covariance",
-     "Large off-diagonal entries = coupled parameters; a tiny diagonal entry = a well-determined "
-     "parameter.", plot_covariance),
+     ("Large off-diagonal entries = coupled parameters; a tiny diagonal entry = a "
+      "well-determined parameter."), plot_covariance),
     ("population.png", "Population over generations",
-     "Where the search looks, per parameter; a population pressed against 0 or 1 wants wider "
-     "bounds.", plot_population),
+     ("Where the search looks, per parameter; a population pressed against 0 or 1 wants wider "
+      "bounds."), plot_population),
     ("failures.png", "Failures by reason",
      "Which failure modes happen, and when.", plot_failures),
     ("pareto.png", "Pareto front",
-     "The trade-offs between targets: no evaluation on the front can improve one target "
-     "without worsening another (with optimizer.algorithm: nsga2 this is what is searched).",
+     ("The trade-offs between targets: no evaluation on the front can improve one target "
+      "without worsening another (with optimizer.algorithm: nsga2 this is what is searched)."),
      plot_pareto),
 ]
 
@@ -829,8 +829,8 @@ def summary_markdown(data: RunData, figures: Sequence[tuple[str, str, str]]) -> 
         lines.append("| best total score | none: no successful evaluation |")
     else:
         b = best.iloc[0]
-        lines += [f"| best total score | **{b['total_score']:.6g}** (generation "
-                  f"{int(b['generation'])}, individual {int(b['individual'])}) |",
+        lines += [(f"| best total score | **{b['total_score']:.6g}** (generation "
+                   f"{int(b['generation'])}, individual {int(b['individual'])}) |"),
                   f"| best evaluation | `{b.get('eval_dir')}` |"]
     if not info.from_config:
         lines.append("| note | config not loadable: bounds and max scores inferred from results |")
@@ -886,7 +886,7 @@ def write_report(run_dir: str | os.PathLike[str], log_scale: bool = False) -> Pa
     for fname, heading, caption, fn in FIGURES:
         try:
             fig = fn(data, log_scale=log_scale) if fn is plot_scores else fn(data)
-        except Exception as exc:  # noqa: BLE001 - one broken figure must not cost the others
+        except Exception as exc:  # one broken figure must not cost the others
             log.exception("report: %s failed", fname)
             fig = _empty(heading, f"could not draw this figure: {type(exc).__name__}: {exc}")
         tmp = out / (fname + ".tmp")

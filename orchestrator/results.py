@@ -39,7 +39,7 @@ FIXED_COLUMNS = [
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL file; a torn (partial) line is skipped."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - closed by `with fh` below
     except FileNotFoundError:
         return
     with fh:

@@ -111,7 +111,7 @@ class ParameterSpace:
             if isinstance(spec, dict):
                 unknown = set(spec) - {"low", "high", "integer", "log"}
                 if unknown:
-                    raise SpaceError(f"{p}.{sorted(unknown)[0]}",
+                    raise SpaceError(f"{p}.{min(unknown)}",
                                      "one of the keys: low, high, integer (false), log (false)",
                                      "an unknown key")
                 lo, hi = spec.get("low"), spec.get("high")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+from targets import conductance, penalty, spiking, timeseries, tuning
 from targets._base import (
     KINDS,
     DataStoreLike,
@@ -17,7 +18,6 @@ from targets._base import (
     evaluate_target,
     score_value,
 )
-from targets import conductance, penalty, spiking, timeseries, tuning
 
 __all__ = [
     "KINDS",
@@ -61,5 +61,7 @@ def resolve_target_class(name: str) -> type[Target]:
         ) from None
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, Target)):
-        raise LookupError(f"a subclass of targets.Target at {name!r}, found {cls!r}")
+        # LookupError, as for a missing module: the caller reports both as a config error
+        raise LookupError(  # noqa: TRY004
+            f"a subclass of targets.Target at {name!r}, found {cls!r}")
     return cls

@@ -57,7 +57,7 @@ class SafeExpression:
         allowed = "only arithmetic, parameter names and sqrt, exp, ... are allowed"
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ValueError(f"{allowed}; found the constant {node.value!r}")
+                raise ValueError(f"{allowed}; found the constant {node.value!r}")  # noqa: TRY004
         elif isinstance(node, ast.Name):
             if node.id not in FUNCTIONS:
                 self.names.add(node.id)

@@ -24,7 +24,7 @@ This module imports nothing of simtune's outside :mod:`targets`.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Mapping
 
 from targets._base import Target, TargetUndefined
 from targets._expression import FUNCTIONS, SafeExpression

@@ -40,7 +40,7 @@ __all__ = [
 
 # -- data access shared by the spiking and tuning targets ----------------------------------------
 
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple[str, int, str], Any]]"
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, int, str], Any]]
 _CACHE = weakref.WeakKeyDictionary()
 
 

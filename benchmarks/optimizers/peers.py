@@ -8,6 +8,7 @@ environment (``.venv-peers``) because it needs numpy < 2.4 -- see run.py.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from typing import Any
 
@@ -30,18 +31,14 @@ class Simtune:
     """simtune's optimizer as the controller builds it (make_optimizer), with overrides."""
 
     def __init__(self, dim, seed, batch, total_max_score, n_targets=None, **opts):
-        from types import SimpleNamespace
-
+        from orchestrator.config import OptimizerConfig
         from orchestrator.optimizer import make_optimizer
 
-        oc = dict(offspring_size=batch, sigma=1 / 6, seed=seed, popsize=None, cma_options={},
-                  failure_policy="impute", stop_on_convergence=False, algorithm="cma",
-                  surrogate="lq", screen_factor=1, inject_model_optimum=True)
-        oc.update(opts)
+        opts.pop("budget", None)
+        oc = dataclasses.replace(OptimizerConfig(offspring_size=batch, seed=seed), **opts)
         self._tmp = tempfile.mkdtemp(prefix="simtune-bench-")
         np.random.seed(seed)
-        self.opt = make_optimizer(SimpleNamespace(**oc), np.full(dim, 0.5), total_max_score,
-                                  self._tmp, n_targets)
+        self.opt = make_optimizer(oc, np.full(dim, 0.5), total_max_score, self._tmp, n_targets)
 
     def ask(self, n):
         return np.array(self.opt.ask_batch(n))
@@ -235,6 +232,10 @@ class NevergradOpt:
 OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "simtune (default)": (lambda **k: Simtune(**k), False),
     "simtune, no surrogate": (lambda **k: Simtune(**k, surrogate="none"), False),
+    "simtune, popsize = batch (one CMA generation per batch)": (
+        lambda **k: Simtune(**k, popsize=k["batch"]), False),
+    "simtune, sigma0 1/6": (lambda **k: Simtune(**k, sigma=1 / 6), False),
+    "simtune, IPOP (9 restarts at most)": (lambda **k: Simtune(**k, restarts=9), False),
     "simtune, max_score failures": (lambda **k: Simtune(**k, failure_policy="max_score"), False),
     "simtune, re-evaluate the 2 best (<= 4 times)": (lambda **k: SimtuneReEval(**k), False),
     "simtune, restart after 2 stalled generations": (lambda **k: SimtuneRestart(**k, k=2), False),

@@ -213,8 +213,9 @@ class V1Sheet(Problem):
     (irregularity, synchrony) need 3 ISIs instead of 6. The network seed is the problem seed and
     is the same for every evaluation, so a run is deterministic: observed = true score.
     Ground truth: a seeded uniform point in [0.15, 0.85]^13 that does not explode, has every
-    target defined and a spontaneous E rate in [1, 30] Hz. Targets: ``exact`` at the ground
-    truth's values with the yaml's norms, max_score 20. An exploding run (the model's flag) scores
+    target defined and a spontaneous E rate in [1, 30] Hz (if none in ``MAX_DRAWS`` draws: the
+    defined, non-exploding draw with the highest rate). Targets: ``exact`` at the ground truth's
+    values with the yaml's norms, max_score 20. An exploding run (the model's flag) scores
     max_score on every target (not ``failed``: a runaway is an answer, as in (e)). Undefined
     values score max_score on that target. Thresholds: tight 9 = on average one norm per target
     (the norm is the deviation the mozaik configuration deems one unit of misfit), loose 27.
@@ -229,6 +230,7 @@ class V1Sheet(Problem):
     PROTOCOL = {"spontaneous_ms": 1000.0, "stimulus_ms": 250.0, "temporal_frequency": 4.0,
                 "n_exc": 320, "n_inh": 80, "dt_ms": 1.0, "check_ms": 100.0}
     CONFIG = "param_optim/v1_sheet.yaml"
+    MAX_DRAWS = 300  # ground-truth candidates tried before taking the most active defined one
 
     def __init__(self, seed: int) -> None:
         import tempfile
@@ -257,11 +259,19 @@ class V1Sheet(Problem):
         self.sim_seed = int(seed) + 1
         self._dir = Path(tempfile.mkdtemp(prefix="simtune-v1bench-"))
         rng = np.random.default_rng([seed, 6])
-        while True:
+        fallback = None
+        for _ in range(self.MAX_DRAWS):
             xt = rng.uniform(0.15, 0.85, self.dim)
             vals, exploded, spont = self.values(xt)
-            if not exploded and np.all(np.isfinite(vals)) and 1.0 <= spont <= 30.0:
+            ok = not exploded and bool(np.all(np.isfinite(vals)))
+            if ok and 1.0 <= spont <= 30.0:
                 break
+            if ok and spont > 0 and (fallback is None or spont > fallback[2]):
+                fallback = (xt, vals, spont)
+        else:  # a seed whose box is mostly silent (seed 7: >800 draws): the most active point
+            if fallback is None:
+                raise RuntimeError(f"no ground truth for seed {seed} in {self.MAX_DRAWS} draws")
+            xt, vals, _ = fallback
         self.xtrue = xt
         self.target = vals
         self.norm = np.array([s["norm"] for s in self.specs])

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = (a.problems.split(",") if a.problems else
                 [p for p in PROBLEMS if not getattr(PROBLEMS[p], "needs_simtune", False)])
     # the experiments (restart / re-evaluation wrappers) only when named with --optimizers
-    opts = [o for o in OPTIMIZERS if "restart" not in o and "re-evaluate" not in o]
+    opts = [o for o in OPTIMIZERS if "stalled" not in o and "re-evaluate" not in o]
     if a.optimizers:
         opts = list(OPTIMIZERS)
         keys = a.optimizers.split(",")

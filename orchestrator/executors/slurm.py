@@ -242,7 +242,7 @@ class SlurmExecutor(Executor):
         self._ex.update_parameters(job_name=name)
         try:
             jobs = self._ex.map_array(run_task, [str(p) for p in task_paths])
-        except Exception as exc:  # noqa: BLE001 - sbatch's message is what the user needs
+        except Exception as exc:  # sbatch's message is what the user needs
             raise SubmitError(f"sbatch refused {len(task_paths)} tasks ({name}): "
                               f"{type(exc).__name__}: {str(exc).strip()[-1500:]}") from exc
         ids = [str(j.job_id) for j in jobs]

@@ -115,7 +115,7 @@ def test_generation_table_and_histograms(finished_run: Path) -> None:
     np.testing.assert_allclose(t["median"], gens["median"])
     np.testing.assert_allclose(t["max"], gens["max"])
     assert (np.diff(t["best_so_far"]) <= 0).all()
-    edges, _, hists = population_histograms(data.results, data.info)
+    _edges, _, hists = population_histograms(data.results, data.info)
     assert set(hists) == {"a", "b", "c", "n_syn", "tau"}
     for h in hists.values():
         np.testing.assert_allclose(h.sum(axis=0), 1.0)  # each generation sums to 1

@@ -61,7 +61,7 @@ def test_reading_is_lazy(tmp_path, monkeypatch):
     monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
     with DataStore(path) as s:
         s.segments(kind="grating")
-        s.metadata
+        _ = s.metadata
         assert read == []  # opening and listing segments reads no dataset
         s.spikes(3, "exc")
         assert sorted(read) == ["/segments/3/exc/spike_offsets", "/segments/3/exc/spike_times"]
@@ -75,9 +75,8 @@ def test_explosion_flag_and_abort(tmp_path):
         w.set_explosion()
     with DataStore(tmp_path / "x.h5") as s:
         assert s.exploded and s.metadata["explosion"] is True
-    with pytest.raises(RuntimeError):
-        with DataStoreWriter(tmp_path / "half.h5"):
-            raise RuntimeError("simulator died")
+    with pytest.raises(RuntimeError), DataStoreWriter(tmp_path / "half.h5"):
+        raise RuntimeError("simulator died")
     assert not (tmp_path / "half.h5").exists() and not (tmp_path / "half.h5.tmp").exists()
 
 

@@ -91,7 +91,7 @@ def test_deterministic_for_a_seed(tmp_path):
     try:
         segs = stores[0].segments()
         for seg in segs:
-            a, b, c = (st.spikes(seg.index, v1_sheet.EXC) for st in stores)
+            a, b, _c = (st.spikes(seg.index, v1_sheet.EXC) for st in stores)
             assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
         assert not all(np.array_equal(stores[0].spikes(k.index, v1_sheet.EXC)[0],
                                       stores[2].spikes(k.index, v1_sheet.EXC)[0]) for k in segs)

@@ -99,8 +99,8 @@ def test_validate_and_score(write_config, tmp_path: Path, capsys) -> None:
     assert names == ["SpontActivityTarget[exc]", "IrregularityTarget[exc]"]
     assert math.isclose(out["total_score"], sum(t["score"] for t in out["targets"]))
     # the same code path the evaluations use: the worker's record gives the same scores
-    from evaluators.evaluate import build_targets, score_store
     from evaluators.datastore import DataStore
+    from evaluators.evaluate import build_targets, score_store
     from orchestrator.config import load_config
 
     c = load_config(cfg)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from orchestrator.optimizer import (CMAOptimizer, NSGA2Optimizer, make_optimizer,
-                                    optimizer_from_state)
+from orchestrator.config import OptimizerConfig
+from orchestrator.optimizer import (
+    CMAOptimizer,
+    NSGA2Optimizer,
+    make_optimizer,
+    optimizer_from_state,
+)
 from orchestrator.pareto import pareto_front
 
 DIM, BATCH, M = 6, 10, 10.0  # M: max_score per target; DIM targets
 
 
 def _oc(**kw):
-    d = dict(offspring_size=BATCH, sigma=1 / 6, seed=3, popsize=None, cma_options={},
-             failure_policy="impute", stop_on_convergence=False, algorithm="cma",
-             surrogate="lq", screen_factor=1.0, inject_model_optimum=True)
-    d.update(kw)
-    return SimpleNamespace(**d)
+    """The ``optimizer`` section: its defaults with batch BATCH and seed 3; ``kw`` overrides."""
+    return dataclasses.replace(OptimizerConfig(offspring_size=BATCH, seed=3), **kw)
 
 
 def _make(tmp_path, **kw):
@@ -89,7 +91,7 @@ def test_all_failed_batch_with_max_score_policy_is_still_told(tmp_path):
     opt = _make(tmp_path, failure_policy="max_score", surrogate="none")
     xs = opt.ask_batch(BATCH)
     opt.tell_batch(xs, [DIM * M] * BATCH, [True] * BATCH)
-    assert opt.generation == 1
+    assert opt.generation == BATCH // opt.popsize  # every CMA generation of the batch told
     assert "tolflatfitness" not in opt.stop_reasons()
 
 
@@ -149,3 +151,71 @@ def test_pareto_front_of_a_dataframe():
     assert list(front.index) == [0, 1, 2]  # 3 is dominated by 0, 4 by 1, 5 has a NaN score
     assert list(front.columns) == ["a", "b", "other"]
     assert pareto_front(df.iloc[:0], ["a", "b"]).empty
+
+
+def test_default_population_is_half_the_batch_and_a_batch_spans_two_cma_generations(tmp_path):
+    opt = _make(tmp_path)
+    assert opt.popsize == BATCH // 2
+    xs = opt.ask_batch(BATCH)
+    assert opt.generation == 0
+    sc = [_scores(x) for x in xs]
+    # the first CMA generation is told as soon as the batch is: two updates per batch
+    opt.tell_batch(xs, [float(s.sum()) for s in sc], [False] * BATCH, [list(s) for s in sc])
+    assert opt.generation == 2
+    # both halves were sampled from the initial distribution around x0, none repeated
+    assert len({np.asarray(x).tobytes() for x in xs}) == BATCH
+
+
+def test_population_larger_than_batch_spans_batches(tmp_path):
+    opt = _make(tmp_path, popsize=7, surrogate="none")
+    gens = []
+    for _ in range(7):  # 70 evaluations = 10 CMA generations of 7
+        xs = opt.ask_batch(BATCH)
+        sc = [_scores(x) for x in xs]
+        opt.tell_batch(xs, [float(s.sum()) for s in sc], [False] * BATCH, [list(s) for s in sc])
+        gens.append(opt.generation)
+    # a CMA generation is told only once all its points are: 10, 20, 30... evaluations -> 1, 2, 4
+    assert gens == [(10 * (k + 1)) // 7 for k in range(7)]
+
+
+@pytest.mark.parametrize("kw", [{"popsize": 7}, {"popsize": 13, "surrogate": "none"}])
+def test_resume_with_a_cma_generation_straddling_batches(tmp_path, kw):
+    full = _run(_make(tmp_path, **kw), 8)
+    opt = _make(tmp_path, **kw)
+    first = _run(opt, 3)  # 30 evaluations: the open generation is part-asked
+    assert opt._open and opt._open[-1]["asked"] < opt.popsize
+    rest = _run(optimizer_from_state(opt.state()), 5)
+    assert all(np.array_equal(x, y) for x, y in zip(full, first + rest))
+
+
+def test_screening_needs_a_population_larger_than_the_batch(write_config):
+    from orchestrator.config import ConfigError, load_config
+
+    for popsize, ok in ((2, False), (4, False), (8, True)):  # offspring_size 4
+        path = write_config(optimizer={"popsize": popsize, "screen_factor": 2})
+        if ok:
+            assert load_config(path).optimizer.popsize == popsize
+        else:
+            with pytest.raises(ConfigError, match="optimizer.popsize"):
+                load_config(path)
+    # without pre-screening a population below the batch is fine
+    assert load_config(write_config(optimizer={"popsize": 2})).optimizer.popsize == 2
+
+
+def test_ipop_restarts_grow_the_population_and_resume_exactly(tmp_path):
+    kw = {"restarts": 2, "cma_options": {"tolx": 0.2}}  # tolx that fires within a few batches
+    opt = _make(tmp_path, **kw)
+    p0 = opt.popsize
+    _run(opt, 6)
+    assert opt.n_restarts == 2 and opt.restarts_left == 0
+    assert opt.popsize == 4 * p0  # incpopsize 2, twice
+    assert opt.generation > opt.es.countiter  # generations of the earlier runs still counted
+    no_restart = _make(tmp_path, cma_options={"tolx": 0.2})
+    _run(no_restart, 6)
+    assert no_restart.popsize == p0 and no_restart.n_restarts == 0
+    # a resumed run restarts at the same points
+    full = _run(_make(tmp_path, **kw), 8)
+    opt = _make(tmp_path, **kw)
+    first = _run(opt, 3)
+    rest = _run(optimizer_from_state(opt.state()), 5)
+    assert all(np.array_equal(x, y) for x, y in zip(full, first + rest))

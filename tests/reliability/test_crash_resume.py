@@ -71,7 +71,7 @@ def test_kill9_at_every_phase(crashes, ngen: int, write_config, tmp_path: Path) 
 
     count = tmp_path / "crash.count"
     run = tmp_path / "crash"
-    rc = _run(["run", str(cfg), "--run-dir", str(run)], count, "%s:%d" % crashes[0])
+    rc = _run(["run", str(cfg), "--run-dir", str(run)], count, "{}:{:d}".format(*crashes[0]))
     assert rc == -9
     landed = 1
     for fp, nth in crashes[1:]:

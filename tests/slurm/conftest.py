@@ -7,16 +7,17 @@ otherwise they are skipped (e.g. not root).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import time
-import types
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pytest
 
+from orchestrator.config import ExecutorConfig
 from orchestrator.executors import JobInfo, JobState
 from orchestrator.executors.slurm import SlurmExecutor
 
@@ -56,16 +57,14 @@ def _needs_cluster(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("slurm_cluster")
 
 
-def make_options(**kw: Any) -> types.SimpleNamespace:
-    """A stand-in for ``orchestrator.config.ExecutorConfig`` with the same attributes."""
-    sl = dict(partition=None, account=None, cpus_per_task=1, tasks_per_node=1, nodes=1,
-              mem_gb=None, gres=None, additional_parameters={}, setup=[], signal_delay_s=60,
-              python=None)
-    sl.update(kw.pop("slurm", {}))
-    top = dict(kind="slurm", time_limit_s=120.0, generation_timeout_s=None,
-               pending_limit_s=None, max_parallel=None, poll_interval_s=0.2)
-    top.update(kw)
-    return types.SimpleNamespace(**top, slurm=types.SimpleNamespace(**sl))
+def make_options(**kw: Any) -> ExecutorConfig:
+    """The ``executor`` section for these tests: SLURM, a short time limit and fast polling.
+
+    Keyword arguments override its fields; ``slurm={...}`` overrides fields of ``executor.slurm``.
+    """
+    base = ExecutorConfig(kind="slurm", time_limit_s=120.0, poll_interval_s=0.2)
+    slurm = dataclasses.replace(base.slurm, **kw.pop("slurm", {}))
+    return dataclasses.replace(base, slurm=slurm, **kw)
 
 
 @pytest.fixture

@@ -184,8 +184,8 @@ def test_generation_of_1000_evaluations_memory_flat(tmp_path: Path) -> None:
         g = run / "evals" / "g0000"
         while p.poll() is None:
             try:
-                rss = next(int(line.split()[1]) for line in open(f"/proc/{p.pid}/status")
-                           if line.startswith("VmRSS"))
+                with open(f"/proc/{p.pid}/status") as fh:
+                    rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
             except (OSError, StopIteration):
                 break
             done = len(list(g.glob("i*/result.json"))) if g.exists() else 0

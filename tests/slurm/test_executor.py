@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -136,7 +137,7 @@ def test_1000_task_array_one_sacct_call(executor: Callable[..., SlurmExecutor],
     assert before["sacct"] == 1
     ex.cancel(ids)
     assert ex.calls["scancel"] == 1
-    ex.options.poll_interval_s = 0.2
+    ex.options = dataclasses.replace(ex.options, poll_interval_s=0.2)  # frozen config
     st = wait_for(ex, ids, finished, 60)
     assert all(s.state is JobState.CANCELLED for s in st.values())
     assert elapsed < 5.0, f"submitting 1000 tasks took {elapsed:.2f} s"
