@@ -78,8 +78,8 @@ class CMAOptimizer:
     sigma
         Initial step size (fraction of the box).
     popsize
-        CMA population (solutions per CMA generation). With the surrogate it is larger than the
-        batch (``screen_factor x batch``); without, it equals the batch.
+        CMA population (solutions per CMA generation), independent of the batch; with
+        ``screen`` larger than the batch (``screen_factor x batch``).
     seed
         pycma's seed (also seeds NumPy's global random state, which pycma samples from).
     total_max_score

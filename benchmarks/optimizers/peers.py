@@ -50,9 +50,9 @@ class Simtune:
 class SimtuneRestart(Simtune):
     """Experiment (not in optimizer.py): simtune's default restarted from a uniform random point
     (fresh CMA + surrogate, same sigma and batch) once the best observed total has not improved
-    for ``k`` generations -- an early-triggered restart (pycma's IPOP/BIPOP criteria never fire
-    within ~20 generations). A larger population (IPOP) is not possible with one CMA generation
-    per batch, so the restarts keep the population."""
+    for ``k`` batches -- an early-triggered restart (pycma's criteria, which trigger simtune's own
+    IPOP restarts, ``restarts: N``, rarely fire within 20 batches). The restarts keep the
+    population."""
 
     def __init__(self, dim, seed, batch, total_max_score, n_targets=None, k=3, **opts):
         self._args = (dim, seed, batch, total_max_score, n_targets, opts)
