@@ -214,8 +214,9 @@ class V1Sheet(Problem):
     is the same for every evaluation, so a run is deterministic: observed = true score.
     Ground truth: a seeded uniform point in [0.15, 0.85]^13 that does not explode, has every
     target defined and a spontaneous E rate in [1, 30] Hz (if none in ``MAX_DRAWS`` draws: the
-    defined, non-exploding draw with the highest rate). Targets: ``exact`` at the ground truth's
-    values with the yaml's norms, max_score 20. An exploding run (the model's flag) scores
+    defined, non-exploding draw with the highest rate; if no draw is defined, the seed has no
+    instance and raises -- seed 7, whose draws are silent or explode). Targets: ``exact`` at the
+    ground truth's values with the yaml's norms, max_score 20. An exploding run (the model's flag) scores
     max_score on every target (not ``failed``: a runaway is an answer, as in (e)). Undefined
     values score max_score on that target. Thresholds: tight 9 = on average one norm per target
     (the norm is the deviation the mozaik configuration deems one unit of misfit), loose 27.
@@ -268,7 +269,7 @@ class V1Sheet(Problem):
                 break
             if ok and spont > 0 and (fallback is None or spont > fallback[2]):
                 fallback = (xt, vals, spont)
-        else:  # a seed whose box is mostly silent (seed 7: >800 draws): the most active point
+        else:  # a seed whose box is mostly silent: the most active defined point
             if fallback is None:
                 raise RuntimeError(f"no ground truth for seed {seed} in {self.MAX_DRAWS} draws")
             xt, vals, _ = fallback

@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write the Markdown tables here")
     ap.add_argument("--quick", action="store_true", help="3 seeds, 200 evaluations, fewer peers")
     ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds first-seed .. first-seed + seeds - 1 (to add seeds to a --json)")
     ap.add_argument("--budget", type=int, default=None)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     elif a.quick:
         opts = [o for o in opts if "Nevergrad" not in o and "hyperopt" not in o]
     # seed by seed (an interrupted run leaves complete seeds in --json), slow jobs first
-    jobs = [(p, o, s, budget, a.batch) for s in range(seeds) for p in problems for o in opts]
+    jobs = [(p, o, s, budget, a.batch) for s in range(a.first_seed, a.first_seed + seeds)
+            for p in problems for o in opts]
     jobs.sort(key=lambda j: (j[2], "TPE" not in j[1], "Nevergrad" not in j[1]))
     t0 = time.time()
     with mp.get_context("spawn").Pool(min(2, a.workers)) as pool:
