@@ -146,8 +146,7 @@ class CMAOptimizer:
         self.screen = bool(screen) and self.model is not None
         self._pending: dict[str, Any] | None = None  # screening: the CMA generation in flight
         self._open: list[dict[str, Any]] = []  # no screening: CMA generations not yet told
-        self._batch: list[tuple[int, int]] | None = None  # (generation serial, index) per point
-        self._serial = 0
+        self._batch: list[tuple[dict[str, Any], int]] | None = None  # (generation, index) per point
         self._told_since_ask = False
         self._injected = False
         self.n_told = 0
@@ -197,13 +196,12 @@ class CMAOptimizer:
         self._batch = []
         while len(out) < n:
             if not self._open or self._open[-1]["asked"] == len(self._open[-1]["X"]):
-                self._serial += 1
-                self._open.append({"serial": self._serial, "X": self._draw(),
-                                   "F": np.full(self.popsize, np.nan), "asked": 0})
+                self._open.append({"X": self._draw(), "F": np.full(self.popsize, np.nan),
+                                   "asked": 0})
             g = self._open[-1]
             i = g["asked"]
             out.append(g["X"][i].copy())
-            self._batch.append((g["serial"], i))
+            self._batch.append((g, i))
             g["asked"] = i + 1
         return out
 
@@ -279,9 +277,9 @@ class CMAOptimizer:
         batch, self._batch = self._batch, None
         pend, self._pending = self._pending, None
         if batch is not None and len(batch) == len(xs) and all(
-                np.array_equal(self._point(s_, i), x) for (s_, i), x in zip(batch, xs)):
-            for (serial, i), v in zip(batch, fit):
-                next(g for g in self._open if g["serial"] == serial)["F"][i] = v
+                np.array_equal(g["X"][i], x) for (g, i), x in zip(batch, xs)):
+            for (g, i), v in zip(batch, fit):
+                g["F"][i] = v
             while self._open and not np.isnan(self._open[0]["F"]).any():
                 g = self._open.pop(0)
                 self._tell_es(g["X"], g["F"])
@@ -301,7 +299,7 @@ class CMAOptimizer:
         times the population, the surrogate afresh; at most ``restarts`` times."""
         if self.restarts_left <= 0 or self._open or self._pending is not None:
             return
-        stop = {k: v for k, v in self.es.stop().items() if k not in IGNORED_STOPS}
+        stop = self._pycma_stops()
         if not stop:
             return
         self.restarts_left -= 1
@@ -314,13 +312,9 @@ class CMAOptimizer:
         self.es = cma.CMAEvolutionStrategy(x0, self._sigma0, opts)
         if self.model is not None:
             self.model = cma.fitness_models.LQModel()
-        self._told_since_ask = self._injected = False
+        self._told_since_ask = False
         log.info("CMA-ES restart %d (%s): population %d", self.n_restarts,
                  ", ".join(stop), self.popsize)
-
-    def _point(self, serial: int, i: int) -> np.ndarray | None:
-        g = next((g for g in self._open if g["serial"] == serial), None)
-        return None if g is None else g["X"][i]
 
     def _tell_screened(self, X: np.ndarray, chosen: np.ndarray, fit: list[float]) -> None:
         """Tell a pre-screened generation: the simulated points with their values, the
@@ -389,6 +383,10 @@ class CMAOptimizer:
         """pycma's stop criteria that would end the run (empty unless stop_on_convergence)."""
         if not self.stop_on_convergence:
             return {}
+        return self._pycma_stops()
+
+    def _pycma_stops(self) -> dict[str, Any]:
+        """pycma's stop criteria that fired, less those simtune handles itself."""
         return {k: v for k, v in self.es.stop().items() if k not in IGNORED_STOPS}
 
     def state(self) -> bytes:
@@ -417,7 +415,7 @@ class CMAOptimizer:
 #: attributes missing from states written by earlier versions (restored as these)
 _STATE_DEFAULTS: dict[str, Any] = {
     "surrogate": "none", "inject_model_optimum": False, "_pending": None, "screen": False,
-    "_open": [], "_batch": None, "_serial": 0, "_told_since_ask": False, "_injected": False,
+    "_open": [], "_batch": None, "_told_since_ask": False, "_injected": False,
     "n_told": 0, "inject_types": ("full",), "restarts_left": 0, "incpopsize": 2.0,
     "n_restarts": 0, "_iter_offset": 0, "_sigma0": 1 / 6, "_cma_opts": {},
 }

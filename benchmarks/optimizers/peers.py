@@ -72,8 +72,6 @@ class SimtuneRestart(Simtune):
             self.n_restarts += 1
             rng = np.random.default_rng([seed, 77, self.n_restarts])
             Simtune.__init__(self, dim, seed + 1000 * self.n_restarts, batch, tms, nt, **opts)
-            from orchestrator.optimizer import CMAOptimizer  # noqa: F401
-
             self.opt.es.mean[:] = rng.random(dim)  # restart point
             self.best, self.stall = np.inf, 0
 
