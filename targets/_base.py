@@ -15,7 +15,11 @@ range      ``0 if lo <= v <= hi else min(|lo - v|, |hi - v|) / n``
 ========== ============================================================
 
 A missing, NaN or uncomputable value scores ``M`` and carries a *reason*; nothing a target does can
-raise out of :func:`evaluate_target`.
+raise out of :func:`evaluate_target`. An infinite value scores ``M`` too, unless its target
+declares infinity a legitimate value (:attr:`Target.allows_infinite`, e.g. the selectivity of a
+population silent at the orthogonal orientation): then ``+inf`` meets an ``at_least`` and ``-inf``
+an ``at_most`` target (score 0), as the rules above give in IEEE arithmetic and as the mozaik tool
+scores them; every other kind still scores ``M``.
 
 This module imports nothing from the rest of simtune (data flows config -> ... -> targets).
 """
@@ -78,6 +82,7 @@ def score_value(
     target_value: float | Sequence[float],
     norm: float,
     max_score: float,
+    allow_infinite: bool = False,
 ) -> tuple[float, str | None]:
     """Score one value against its target value.
 
@@ -93,6 +98,11 @@ def score_value(
         Deviation that costs one score point (> 0).
     max_score
         Cap on the score; also the score of a missing value.
+    allow_infinite
+        Whether ``+-inf`` is a legitimate value (:attr:`Target.allows_infinite`). If so, ``+inf``
+        meets an ``at_least`` and ``-inf`` an ``at_most`` target (score 0, with a reason that
+        says so); otherwise, and for every other kind, an infinite value scores ``max_score``
+        with reason ``"value is infinite"``.
 
     Returns
     -------
@@ -107,6 +117,10 @@ def score_value(
     (5.0, None)
     >>> score_value(float("nan"), "exact", 0.0, 1.0, 20)
     (20.0, 'value is NaN')
+    >>> score_value(float("inf"), "at_least", 5.0, 0.5, 20, allow_infinite=True)
+    (0.0, 'value is inf: meets the at_least target')
+    >>> score_value(float("inf"), "at_least", 5.0, 0.5, 20)
+    (20.0, 'value is infinite')
     """
     if value is None:
         return float(max_score), "no value"
@@ -114,6 +128,11 @@ def score_value(
     if math.isnan(v):
         return float(max_score), "value is NaN"
     if math.isinf(v):
+        meets = (kind == "at_least" and v > 0) or (kind == "at_most" and v < 0)
+        if allow_infinite and meets:
+            # a reason, although the score is 0: the value is not a finite number, and whoever
+            # aggregates values (means over seeds) must know it
+            return 0.0, f"value is {v}: meets the {kind} target"
         return float(max_score), "value is infinite"
     if kind == "range":
         lo, hi = (float(x) for x in target_value)  # type: ignore[union-attr]
@@ -171,6 +190,10 @@ class Target:
 
     #: True for targets computed from the parameters only (soft penalties)
     uses_parameters: ClassVar[bool] = False
+    #: True for targets whose value may legitimately be infinite (a ratio whose denominator is
+    #: 0 while its numerator is not); see :func:`score_value`. Any other target's infinite value
+    #: is a failure.
+    allows_infinite: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
@@ -214,5 +237,6 @@ def evaluate_target(
         return TargetOutcome(
             name, None, float(max_score), f"error: {type(exc).__name__}: {exc}{where}"
         )
-    score, reason = score_value(value, kind, target_value, norm, max_score)
+    score, reason = score_value(value, kind, target_value, norm, max_score,
+                                allow_infinite=target.allows_infinite)
     return TargetOutcome(name, value, score, reason)

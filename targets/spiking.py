@@ -29,6 +29,7 @@ __all__ = [
     "mean_rates",
     "isi_cv",
     "isi_counts",
+    "psth_bins",
     "binned_counts",
     "mean_pairwise_correlation",
     "segment_spikes",
@@ -195,6 +196,18 @@ def isi_cv(times: np.ndarray, offsets: np.ndarray, min_isis: int = 6) -> np.ndar
     return np.sqrt(ss[keep] / n[keep]) / mean[keep]
 
 
+def psth_bins(duration_ms: float, bin_ms: float = 10.0) -> int:
+    """Number of PSTH bins of a segment: ``round(duration_ms / bin_ms)`` (half to even).
+
+    As the mozaik Optimization tool (CSNG-MFF/mozaik-tools ``Optimization/targets.py``,
+    ``SynchronyTarget`` and ``ModulationRatio``: ``int(round((t_stop - t_start) / 10.))``).
+
+    >>> psth_bins(1000.0), psth_bins(1004.9), psth_bins(1005.0), psth_bins(1015.0)
+    (100, 100, 100, 102)
+    """
+    return int(round(duration_ms / bin_ms))
+
+
 def binned_counts(
     times: np.ndarray,
     offsets: np.ndarray,
@@ -202,20 +215,36 @@ def binned_counts(
     bin_ms: float = 10.0,
     neurons: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Spike counts per neuron (``neurons``: increasing indices) in bins of ``bin_ms``.
+    """Spike counts per neuron (``neurons``: increasing indices) in ``n`` equal bins of the segment.
 
-    Bin ``k`` is ``[k * bin_ms, (k + 1) * bin_ms)`` from the segment start.
-
-    There are ``floor(duration_ms / bin_ms)`` bins (rounded when within 1e-9 of an integer);
-    spikes after the last full bin, or outside ``[0, duration)``, are dropped.
+    ``n = round(duration_ms / bin_ms)`` (:func:`psth_bins`) bins of width ``duration_ms / n``
+    cover the whole segment ``[0, duration_ms]``: bin ``k`` is ``[e_k, e_{k+1})`` with
+    ``e = linspace(0, duration_ms, n + 1)``, the last bin closed on the right. This is
+    ``numpy.histogram(train, bins=n, range=(0, duration_ms))`` for every neuron, as the mozaik
+    Optimization tool bins its PSTHs (``Optimization/targets.py``); the bins are exactly
+    ``bin_ms`` wide when the duration is a multiple of it. Spikes outside ``[0, duration_ms]``
+    are dropped.
 
     Returns
     -------
     numpy.ndarray
-        ``[len(neurons), n_bins]`` (all neurons when ``neurons`` is None), float64.
+        ``[len(neurons), n]`` (all neurons when ``neurons`` is None), float64.
+
+    Raises
+    ------
+    ValueError
+        ``n < 1`` (a segment shorter than half a bin) or ``neurons`` not strictly increasing.
+
+    Examples
+    --------
+    25 ms in 10 ms bins: ``round(2.5) = 2`` bins of 12.5 ms, ``[0, 12.5)`` and ``[12.5, 25]``:
+
+    >>> binned_counts(np.array([0.0, 9.9, 10.0, 24.9, 25.0]), np.array([0, 5]), 25.0).tolist()
+    [[3.0, 2.0]]
     """
-    ratio = duration_ms / bin_ms
-    n_bins = int(round(ratio)) if abs(ratio - round(ratio)) < 1e-9 else int(math.floor(ratio))
+    n_bins = psth_bins(duration_ms, bin_ms)
+    if n_bins < 1:
+        raise ValueError(f"a segment of {duration_ms} ms has no {bin_ms} ms bin")
     counts = np.diff(offsets)
     if neurons is None:
         neurons = np.arange(counts.size)
@@ -236,8 +265,11 @@ def binned_counts(
         selected[neurons] = True
         t = times[offsets[0]:offsets[-1]][np.repeat(selected, counts)]
     row = np.repeat(np.arange(neurons.size), sel_counts)
-    key = np.floor(t * (1.0 / bin_ms)).astype(np.int64)
-    if key.size and (key[0] < 0 or key.min() < 0 or key.max() >= n_bins):
+    # numpy.histogram's rule against the same edges: e_k <= t < e_{k+1}, t = e_n in the last bin
+    edges = np.linspace(0.0, float(duration_ms), n_bins + 1)
+    key = np.searchsorted(edges, t, side="right") - 1
+    key[t == edges[-1]] = n_bins - 1
+    if key.size and (key.min() < 0 or key.max() >= n_bins):
         ok = (key >= 0) & (key < n_bins)
         key, row = key[ok], row[ok]
     key += row * n_bins
@@ -334,9 +366,11 @@ class SynchronyTarget(Target):
     """Mean pairwise correlation of the PSTHs of central cells in the spontaneous segment.
 
     Cells: ``max(|x|, |y|) <= centre_half_width`` and at least ``min_isis`` ISIs. PSTH: spike
-    counts in ``bin_ms`` bins from the segment start. Value: mean of the strict upper triangle of
-    their correlation matrix, NaN entries (constant PSTH) as 0 (:func:`mean_pairwise_correlation`).
-    Typical target: exact 0, norm 0.01. Fewer than two cells: undefined.
+    counts in ``round(duration / bin_ms)`` equal bins over the whole segment
+    (:func:`binned_counts`). Value: mean of the strict upper triangle of their correlation
+    matrix, NaN entries (constant PSTH) as 0 (:func:`mean_pairwise_correlation`), as the mozaik
+    Optimization tool's ``SynchronyTarget`` (CSNG-MFF/mozaik-tools ``Optimization/targets.py``).
+    Typical target: exact 0, norm 0.01. Fewer than two cells or two bins: undefined.
     """
 
     kind = "exact"
@@ -368,8 +402,9 @@ class SynchronyTarget(Target):
             raise TargetUndefined(
                 f"{cells.size} central cell(s) with at least {self.min_isis} ISIs; need 2"
             )
-        if seg.duration_ms < 2 * self.bin_ms:
-            raise TargetUndefined(f"segment shorter than two {self.bin_ms} ms bins")
+        if psth_bins(seg.duration_ms, self.bin_ms) < 2:
+            raise TargetUndefined(f"segment of {seg.duration_ms} ms has fewer than two "
+                                  f"{self.bin_ms} ms bins")
         times, offsets = segment_spikes(store, seg, self.sheet_name)  # type: ignore[arg-type]
         binned = binned_counts(times, offsets, seg.duration_ms, self.bin_ms, cells)
         return mean_pairwise_correlation(binned)

@@ -2,9 +2,12 @@
 
 A simulation writes free-form series into the store (``/timeseries/<name>/times, values``; times
 in ms). :class:`TimeSeriesTarget` compares one with a measured waveform the way hnn-core's
-optimizer fits a dipole (seed 001): scale, Hamming-smooth, cut to the measured time range,
-resample the longer series onto the shorter one's times, then RMSE or ``1 - r``.
-:class:`PSDBandTarget` measures the share of a series' power in a frequency band.
+optimizer fits a dipole (seed 001): scale, Hamming-smooth, cut to the common time range,
+resample the longer series onto the shorter one (linearly, or with ``resample="fft"`` exactly as
+hnn-core's ``_rmse``), then RMSE or ``1 - r``. :class:`PSDBandTarget` measures the share of a
+series' power in a frequency band with ``scipy.signal.welch``.
+
+SciPy is imported where it is used, so importing the targets (the controller does) stays cheap.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "load_waveform",
     "hamming_smooth",
     "align",
+    "align_fft",
     "waveform_distance",
     "welch_psd",
     "band_power",
@@ -30,6 +34,9 @@ __all__ = [
 ]
 
 METRICS = ("rmse", "1-r")
+RESAMPLES = ("interp", "fft")
+
+_Floats = Sequence[float] | np.ndarray
 
 
 def load_waveform(
@@ -56,9 +63,7 @@ def load_waveform(
     return _checked(data[:, 0], data[:, 1], str(p))
 
 
-def _checked(
-    times: Sequence[float], values: Sequence[float], what: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _checked(times: _Floats, values: _Floats, what: str) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(times, np.float64).ravel()
     v = np.asarray(values, np.float64).ravel()
     if t.size != v.size or t.size < 2:
@@ -88,17 +93,34 @@ def hamming_smooth(times: np.ndarray, values: np.ndarray, window_ms: float) -> n
 
 
 def align(
-    sim_t: np.ndarray, sim_v: np.ndarray, tgt_t: np.ndarray, tgt_v: np.ndarray
+    sim_t: np.ndarray,
+    sim_v: np.ndarray,
+    tgt_t: np.ndarray,
+    tgt_v: np.ndarray,
+    resample: str = "interp",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut both series to their common time range and resample the longer onto the shorter.
 
-    Returns ``(sim, target)`` sampled at the same times (linear interpolation, ``np.interp``).
+    ``resample="interp"``: the samples within ``[lo, hi]`` (both ends included),
+    ``lo = max(t0)``, ``hi = min(t_last)``; the series with more of them is linearly
+    interpolated (``np.interp``) at the other one's times. ``resample="fft"``: hnn-core's
+    rule, :func:`align_fft`.
+
+    Returns
+    -------
+    (sim, target)
+        Two arrays of the same length.
 
     Raises
     ------
     ValueError
-        Fewer than two samples of either series in the common range.
+        Fewer than two samples of either series in the common range, or an unknown
+        ``resample``.
     """
+    if resample == "fft":
+        return align_fft(sim_t, sim_v, tgt_t, tgt_v)
+    if resample != "interp":
+        raise ValueError(f"resample must be one of {RESAMPLES}, found {resample!r}")
     lo, hi = max(sim_t[0], tgt_t[0]), min(sim_t[-1], tgt_t[-1])
     s = (sim_t >= lo) & (sim_t <= hi)
     g = (tgt_t >= lo) & (tgt_t <= hi)
@@ -108,6 +130,47 @@ def align(
     if st.size >= gt.size:
         return np.interp(gt, st, sv), gv
     return sv, np.interp(st, gt, gv)
+
+
+def align_fft(
+    sim_t: np.ndarray, sim_v: np.ndarray, tgt_t: np.ndarray, tgt_v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """hnn-core's cut and resampling of a simulated and a measured dipole.
+
+    With ``lo = max(t0)`` and ``hi = min(t_last)`` of the two series, each series is sliced
+    end-exclusively, ``v[i_lo:i_hi]``, where ``i_x`` is the index of its sample nearest to
+    ``x`` (the first one on a tie); the longer slice is then resampled to the shorter's length
+    with ``scipy.signal.resample`` (Fourier method: the slice is taken as one period of a
+    periodic signal). Equal lengths are left as they are. This is what hnn-core's ``_rmse`` /
+    ``_anticorr`` do (``hnn_core/dipole.py``, ``_resample_and_weight_dipole``) when its
+    optimizer calls them with ``tstart=0`` and ``tstop`` the simulation's end, for series that
+    start at ``t >= 0``; the weights hnn-core carries are all 1 there.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two samples of either series in the slice.
+
+    Examples
+    --------
+    >>> t = np.arange(9.0)
+    >>> s, g = align_fft(t, np.cos(np.pi * t / 2), t[::2], np.cos(np.pi * t[::2] / 2))
+    >>> s.round(12).tolist(), g.tolist()  # the last sample (t = 8) is cut: 8 -> 4 samples
+    ([1.0, -1.0, 1.0, -1.0], [1.0, -1.0, 1.0, -1.0])
+    """
+    from scipy import signal
+
+    lo, hi = max(sim_t[0], tgt_t[0]), min(sim_t[-1], tgt_t[-1])
+    i0, i1 = int(np.argmin(np.abs(sim_t - lo))), int(np.argmin(np.abs(sim_t - hi)))
+    j0, j1 = int(np.argmin(np.abs(tgt_t - lo))), int(np.argmin(np.abs(tgt_t - hi)))
+    sv, gv = sim_v[i0:i1], tgt_v[j0:j1]
+    if sv.size < 2 or gv.size < 2:
+        raise ValueError(f"series overlap in fewer than two samples (common range {lo}..{hi} ms)")
+    if sv.size > gv.size:
+        sv = signal.resample(sv, gv.size)
+    elif sv.size < gv.size:
+        gv = signal.resample(gv, sv.size)
+    return np.asarray(sv, np.float64), np.asarray(gv, np.float64)
 
 
 def waveform_distance(sim: np.ndarray, target: np.ndarray, metric: str = "rmse") -> float:
@@ -144,11 +207,19 @@ class TimeSeriesTarget(Target):
     """Distance of a simulated series to a measured waveform (hnn-core dipole fit).
 
     The simulated ``series`` is multiplied by ``scale``, Hamming-smoothed over
-    ``smooth_window_ms`` (0: none), cut to the measured time range, and the longer of the two
-    series is resampled onto the shorter's times; value: RMSE or ``1 - r`` (``metric``). The
-    measured waveform is ``target_file`` (two columns: time ms, value; relative to ``base_dir``)
-    or the inline ``target_times`` / ``target_values``; it is read and checked here, so a missing
-    file fails at config validation (``FileNotFoundError``). Typical: at most 0 (i.e. minimise).
+    ``smooth_window_ms`` (0: none; :func:`hamming_smooth`), both series are cut to their common
+    time range and the longer is resampled onto the shorter (:func:`align`):
+    ``resample="interp"`` linearly at the shorter's times, both ends of the range included;
+    ``resample="fft"`` as hnn-core's ``_rmse`` (:func:`align_fft`: end-exclusive slices,
+    ``scipy.signal.resample``). Value (``metric``): ``"rmse"``, ``sqrt(mean((s - t)^2))``, or
+    ``"1-r"``, ``1 - pearson_r(s, t)`` (hnn-core's ``_anticorr``). The measured waveform is
+    ``target_file`` (two columns: time ms, value; relative to ``base_dir``) or the inline
+    ``target_times`` / ``target_values``; it is read and checked here, so a missing file fails
+    at config validation (``FileNotFoundError``). Typical: at most 0 (i.e. minimise).
+
+    FFT resampling treats each slice as one period of a periodic signal, so a waveform whose
+    ends differ rings near them; linear interpolation does not, which is why it stays the
+    default outside the hnn-core example (``param_optim/hnn_evoked``, ``resample: fft``).
     """
 
     kind = "at_most"
@@ -164,61 +235,64 @@ class TimeSeriesTarget(Target):
         scale: float = 1.0,
         smooth_window_ms: float = 0.0,
         metric: str = "rmse",
+        resample: str = "interp",
     ) -> None:
         super().__init__(sheet_name)
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, found {metric!r}")
+        if resample not in RESAMPLES:
+            raise ValueError(f"resample must be one of {RESAMPLES}, found {resample!r}")
         if smooth_window_ms < 0:
             raise ValueError(f"smooth_window_ms must be >= 0, found {smooth_window_ms}")
         if (target_file is None) == (target_values is None):
             raise ValueError("give exactly one of target_file or target_values (+ target_times)")
         if target_file is not None:
             self.target_t, self.target_v = load_waveform(target_file, base_dir)
+        elif target_times is None or target_values is None:
+            raise ValueError("target_values needs target_times (ms)")
         else:
-            if target_times is None:
-                raise ValueError("target_values needs target_times (ms)")
-            self.target_t, self.target_v = _checked(
-                target_times, target_values, "inline target"  # type: ignore[arg-type]
-            )
+            self.target_t, self.target_v = _checked(target_times, target_values, "inline target")
         self.series = series
         self.scale = float(scale)
         self.smooth_window_ms = float(smooth_window_ms)
         self.metric = metric
+        self.resample = resample
 
     def compute(self, store: DataStoreLike) -> float:
         t, v = _series(store, self.series)
         v = hamming_smooth(t, v * self.scale, self.smooth_window_ms)
         try:
-            sim, tgt = align(t, v, self.target_t, self.target_v)
+            sim, tgt = align(t, v, self.target_t, self.target_v, self.resample)
             return waveform_distance(sim, tgt, self.metric)
         except ValueError as exc:
             raise TargetUndefined(str(exc))
 
 
 def welch_psd(
-    values: np.ndarray, dt_ms: float, segment_ms: float = 256.0, overlap: float = 0.5
+    values: np.ndarray, dt_ms: float, segment_ms: float = 256.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectral density estimate in NumPy: frequencies (Hz) and one-sided PSD.
+    """Welch power spectral density: frequencies (Hz) and the one-sided PSD.
 
-    Segments of ``segment_ms`` (the whole series if shorter) overlapping by ``overlap``, each
-    mean-detrended and Hann-windowed; the periodograms ``|rfft|^2 / (fs * sum(w^2))`` (doubled
-    except at 0 and Nyquist) are averaged (Welch 1967; as ``scipy.signal.welch`` with
-    ``detrend="constant"``, ``scaling="density"``).
+    ``scipy.signal.welch(values, fs=1000 / dt_ms, nperseg=n)`` with its defaults written out:
+    ``n = round(segment_ms / dt_ms)`` samples per segment (the whole series if it is shorter),
+    ``noverlap = n // 2``, a periodic Hann window (``scipy.signal.get_window("hann", n)``),
+    ``detrend="constant"``, ``scaling="density"``, ``average="mean"`` (Welch 1967).
+
+    Examples
+    --------
+    >>> f, p = welch_psd(np.sin(2 * np.pi * 125 * np.arange(1024) / 1000), dt_ms=1.0)
+    >>> float(f[np.argmax(p)])
+    125.0
     """
+    from scipy import signal
+
     fs = 1000.0 / dt_ms
     n = min(values.size, max(int(round(segment_ms / dt_ms)), 2))
-    step = max(int(round(n * (1.0 - overlap))), 1)
-    starts = np.arange(0, values.size - n + 1, step)
-    idx = starts[:, None] + np.arange(n)[None, :]
-    seg = values[idx]
-    seg = seg - seg.mean(axis=1, keepdims=True)
-    w = np.hanning(n + 2)[1:-1] if n > 2 else np.ones(n)
-    spec = np.abs(np.fft.rfft(seg * w, axis=1)) ** 2 / (fs * float(w @ w))
-    if n % 2 == 0:
-        spec[:, 1:-1] *= 2
-    else:
-        spec[:, 1:] *= 2
-    return np.fft.rfftfreq(n, d=1.0 / fs), spec.mean(axis=0)
+    freqs, psd = signal.welch(
+        values, fs=fs, window="hann", nperseg=n, noverlap=n // 2, detrend="constant",
+        return_onesided=True, scaling="density", average="mean",
+    )
+    return np.asarray(freqs, np.float64), np.asarray(psd, np.float64)
 
 
 def band_power(freqs: np.ndarray, psd: np.ndarray, f_lo: float, f_hi: float) -> float:
@@ -231,7 +305,9 @@ def band_power(freqs: np.ndarray, psd: np.ndarray, f_lo: float, f_hi: float) -> 
 class PSDBandTarget(Target):
     """Share of a time series' power in the band ``[f_lo, f_hi]`` Hz.
 
-    PSD by :func:`welch_psd` (``segment_ms`` segments, 50 % overlap, Hann window, mean removed).
+    PSD by :func:`welch_psd` (``scipy.signal.welch``: ``segment_ms`` segments, 50 % overlap,
+    periodic Hann window, mean removed). Band power: the sum of the PSD bins with
+    ``f_lo <= f <= f_hi`` times the bin width (:func:`band_power`).
     ``reference=None``: value = band power / total power above 0 Hz (a fraction in [0, 1]);
     ``reference=[lo, hi]``: value = band power / power in that band (a ratio). hnn-core's PSD
     objective also fits band power. Undefined when the series is missing, non-uniformly sampled,

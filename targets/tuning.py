@@ -20,6 +20,7 @@ from targets._base import DataStoreLike, Target, TargetUndefined
 from targets.spiking import (
     binned_counts,
     last_segment,
+    psth_bins,
     segment_offsets,
     segment_spikes,
     sheet_of,
@@ -51,8 +52,10 @@ def f1_f0(psth: np.ndarray, cycles: int) -> float:
     """Modulation ratio ``2 A[k] / A[0]`` with ``A = mean over cells of |FFT(psth)|``.
 
     ``psth`` is ``[n_cells, n_bins]`` (Hz); ``k = cycles`` is the number of stimulus cycles in the
-    segment, so ``A[k]`` is the amplitude at the stimulus temporal frequency (mozaik's
-    ModulationRatio; De Valois et al. 1982: simple cells F1/F0 > 1).
+    segment, so ``A[k]`` is the amplitude at the stimulus temporal frequency (the mozaik
+    Optimization tool's ``ModulationRatio``, CSNG-MFF/mozaik-tools ``Optimization/targets.py``,
+    which takes ``numpy.fft.fft``; ``|rfft|`` is the same for ``k <= n_bins / 2``. De Valois et al.
+    1982: simple cells have F1/F0 > 1).
 
     Raises
     ------
@@ -155,18 +158,26 @@ class OrientationTuningPreferenceTarget(_OrientationBase):
 
     Cells: circular distance (period pi) of the preferred orientation to ``pi/2`` below
     ``tolerance`` (0.1 rad). Value: ``r(grating pi/2, c) / r(grating 0, c)`` with ``r`` the mean
-    rate of those cells and ``c = contrast`` (100). Typical: at least 5, norm 0.5. Undefined when
-    no cell is selected or the orthogonal rate is 0.
+    rate of those cells and ``c = contrast`` (100). Typical: at least 5, norm 0.5.
+
+    A perfectly selective population (silent at the orthogonal orientation, responding at the
+    preferred one) has the value ``inf``, which meets an ``at_least`` target (score 0) and fails
+    any other kind (``max_score``), as in the mozaik Optimization tool, where the ratio is a
+    NumPy division (CSNG-MFF/mozaik-tools ``Optimization/targets.py``). Undefined when no cell is
+    selected or the cells are silent at both orientations (the tool's ``0 / 0 = NaN``).
     """
 
     kind = "at_least"
+    allows_infinite = True
 
     def compute(self, store: DataStoreLike) -> float:
         cells = self._cells(store)
         r_pref = self._rate(store, cells, self.preferred_orientation)
         r_orth = self._rate(store, cells, self.orthogonal_orientation)
         if r_orth <= 0:
-            raise TargetUndefined("rate at the orthogonal orientation is 0")
+            if r_pref <= 0:
+                raise TargetUndefined("the selected cells are silent at both orientations")
+            return math.inf
         return r_pref / r_orth
 
 
@@ -210,15 +221,22 @@ class SizeTuning(Target):
     """Fraction of central cells whose response is suppressed by a larger stimulus.
 
     Cells: preferring ``orientation`` (pi/2, tolerance 0.1 rad) with
-    ``x^2 + y^2 < centre_radius^2`` (1). A cell is suppressed if
-    ``count_disk > min_disk_count`` (2), ``count_full > 0`` and
-    ``rate_disk / rate_full > ratio`` (1.1), with the disk of ``radius`` (1.25) and the
-    full-field grating both at ``orientation`` and ``contrast`` (100); counts are per segment
-    (mean over trials). Value: suppressed / selected. Typical: at least 0.7, norm 0.1.
+    ``x^2 + y^2 < centre_radius^2`` (1). With ``n_disk``, ``n_full`` a cell's spike counts in the
+    disk of ``radius`` (1.25) and in the full-field grating, both at ``orientation`` and
+    ``contrast`` (100), per segment (the mean over trials), the cell is suppressed if
+
+    * ``measure="counts"``: ``n_disk > min_disk_count`` (2), ``n_full > 0`` and
+      ``n_disk / n_full > ratio`` (1.1) -- the mozaik Optimization tool's rule, which compares
+      spike counts (CSNG-MFF/mozaik-tools ``Optimization/targets.py``, ``SizeTuning``);
+    * ``measure="rates"``: the same with the rates ``n / duration`` in the last comparison,
+      ``r_disk / r_full > ratio`` (differs from counts when the two segments differ in length).
+
+    Value: suppressed / selected. Typical: at least 0.7, norm 0.1.
     """
 
     kind = "at_least"
     needs_sheet = True
+    MEASURES = ("counts", "rates")
 
     def __init__(
         self,
@@ -232,8 +250,11 @@ class SizeTuning(Target):
         ratio: float = 1.1,
         disk_kind: str = "disk",
         full_field_kind: str = "grating",
+        measure: str = "counts",
     ) -> None:
         super().__init__(sheet_name)
+        if measure not in self.MEASURES:
+            raise ValueError(f"measure must be one of {self.MEASURES}, found {measure!r}")
         self.orientation = float(orientation)
         self.tolerance = float(tolerance)
         self.contrast = float(contrast)
@@ -243,6 +264,7 @@ class SizeTuning(Target):
         self.ratio = float(ratio)
         self.disk_kind = disk_kind
         self.full_field_kind = full_field_kind
+        self.measure = measure
 
     def compute(self, store: DataStoreLike) -> float:
         sheet = sheet_of(store, self.sheet_name)
@@ -261,28 +283,42 @@ class SizeTuning(Target):
         c_full, d_full = _counts(store, full, self.sheet_name)  # type: ignore[arg-type]
         n_disk = c_disk[cells] / len(disk)
         n_full = c_full[cells] / len(full)
-        r_disk = c_disk[cells] / d_disk
-        r_full = c_full[cells] / d_full
-        with np.errstate(divide="ignore", invalid="ignore"):
-            suppressed = (n_disk > self.min_disk_count) & (n_full > 0) & (
-                r_disk > self.ratio * r_full
-            )
+        if self.measure == "counts":
+            disk_resp, full_resp = n_disk, n_full
+        else:  # rates: counts over the summed durations
+            disk_resp, full_resp = c_disk[cells] / d_disk, c_full[cells] / d_full
+        with np.errstate(divide="ignore", invalid="ignore"):  # n_full == 0 is excluded below
+            quotient = disk_resp / full_resp
+        suppressed = (n_disk > self.min_disk_count) & (n_full > 0) & (quotient > self.ratio)
         return float(suppressed.sum() / n_sel)
 
 
 class ModulationRatio(Target):
-    """F1/F0 of the PSTH of cells preferring each high-contrast full-field grating's orientation.
+    """F1/F0 of the PSTHs of cells preferring the orientation of high-contrast full-field gratings.
 
-    For every segment of ``segment_kind`` at ``contrast`` (100): cells within ``tolerance``
-    (0.1 rad) of the segment's orientation; PSTH in Hz with ``bin_ms`` (10 ms) bins; ``A`` =
-    mean over cells of ``|FFT|``; ``k`` = number of stimulus cycles in the segment
-    (``temporal_frequency * duration``, rounded); value ``2 A[k] / A[0]`` (:func:`f1_f0`),
-    averaged over the segments where it is defined. Typical: exact 1.5 (L4) / 0.5 (L2/3),
-    norm 0.03.
+    For every segment of ``segment_kind`` at ``contrast`` (100) the cells within ``tolerance``
+    (0.1 rad) of the segment's orientation are selected and binned: PSTH in Hz over
+    ``round(duration / bin_ms)`` equal bins of the whole segment (:func:`binned_counts`,
+    ``bin_ms`` 10). ``k = round(temporal_frequency * duration)`` is the number of stimulus cycles
+    in the segment, ``A = mean over cells of |FFT(PSTH)|`` and the ratio ``2 A[k] / A[0]``
+    (:func:`f1_f0`). ``pooling`` says over what ``A`` is averaged:
+
+    * ``"cells"``: one list of the selected cells of **every** matching segment (a cell appears
+      once per segment it is selected in), one ``A`` over all of them, one ratio -- the mozaik
+      Optimization tool's ``ModulationRatio`` (CSNG-MFF/mozaik-tools ``Optimization/targets.py``).
+      The pooled segments must share their duration and temporal frequency (one ``k``);
+      otherwise the value is undefined (the tool bins every train over the first one's duration
+      and takes the last segment's frequency).
+    * ``"per_segment"``: one ratio per segment, averaged over the segments where it is defined.
+
+    The two differ when the segments' cells differ in modulation or in rate (a simple and a
+    complex orientation): pooling weights each segment by its F0. Typical: exact 1.5 (L4) /
+    0.5 (L2/3), norm 0.03.
     """
 
     kind = "exact"
     needs_sheet = True
+    POOLINGS = ("cells", "per_segment")
 
     def __init__(
         self,
@@ -291,19 +327,26 @@ class ModulationRatio(Target):
         tolerance: float = 0.1,
         bin_ms: float = 10.0,
         segment_kind: str = "grating",
+        pooling: str = "cells",
     ) -> None:
         super().__init__(sheet_name)
         if bin_ms <= 0:
             raise ValueError(f"bin_ms must be > 0, found {bin_ms}")
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"pooling must be one of {self.POOLINGS}, found {pooling!r}")
         self.contrast = float(contrast)
         self.tolerance = float(tolerance)
         self.bin_ms = float(bin_ms)
         self.segment_kind = segment_kind
+        self.pooling = pooling
 
-    def compute(self, store: DataStoreLike) -> float:
+    def _psths(
+        self, store: DataStoreLike, segs: list[Any]
+    ) -> tuple[list[tuple[Any, float, np.ndarray]], list[str]]:
+        """``(segment, temporal_frequency, PSTH [cells, bins] in Hz)`` of every segment with a
+        selected cell, and why the others were skipped."""
         sheet = sheet_of(store, self.sheet_name)
-        segs = _segments(store, self.segment_kind, contrast=self.contrast)
-        values, reasons = [], []
+        out, reasons = [], []
         for seg in segs:
             ori = float(seg.stimulus.get("orientation", float("nan")))
             tf = float(seg.stimulus.get("temporal_frequency", float("nan")))
@@ -314,16 +357,47 @@ class ModulationRatio(Target):
             if cells.size == 0:
                 reasons.append(f"segment {seg.index}: no cell prefers {ori:g} rad")
                 continue
-            cycles = int(round(tf * seg.duration_ms / 1000.0))
+            if psth_bins(seg.duration_ms, self.bin_ms) < 1:
+                reasons.append(f"segment {seg.index}: shorter than half a {self.bin_ms} ms bin")
+                continue
             times, offsets = segment_spikes(store, seg, self.sheet_name)  # type: ignore[arg-type]
-            psth = binned_counts(times, offsets, seg.duration_ms, self.bin_ms, cells)
-            try:
-                values.append(f1_f0(psth * (1000.0 / self.bin_ms), cycles))
-            except ValueError as exc:
-                reasons.append(f"segment {seg.index}: {exc}")
-        if not values:
+            counts = binned_counts(times, offsets, seg.duration_ms, self.bin_ms, cells)
+            out.append((seg, tf, counts * (1000.0 / self.bin_ms)))
+        return out, reasons
+
+    def compute(self, store: DataStoreLike) -> float:
+        segs = _segments(store, self.segment_kind, contrast=self.contrast)
+        psths, reasons = self._psths(store, segs)
+        if not psths:
             raise TargetUndefined("; ".join(reasons) or "no segment")
-        return float(np.mean(values))
+        if self.pooling == "per_segment":
+            values = []
+            for seg, tf, psth in psths:
+                try:
+                    values.append(f1_f0(psth, _cycles(tf, seg.duration_ms)))
+                except ValueError as exc:
+                    reasons.append(f"segment {seg.index}: {exc}")
+            if not values:
+                raise TargetUndefined("; ".join(reasons))
+            return float(np.mean(values))
+        first, tf, _ = psths[0]
+        for seg, tf_i, _ in psths[1:]:
+            if not (math.isclose(seg.duration_ms, first.duration_ms, rel_tol=1e-9)
+                    and math.isclose(tf_i, tf, rel_tol=1e-9)):
+                raise TargetUndefined(
+                    f"pooled segments differ: segment {first.index} is {first.duration_ms:g} ms "
+                    f"at {tf:g} Hz, segment {seg.index} {seg.duration_ms:g} ms at {tf_i:g} Hz "
+                    "(pooling: per_segment takes one ratio per segment)"
+                )
+        try:
+            return f1_f0(np.vstack([p for _, _, p in psths]), _cycles(tf, first.duration_ms))
+        except ValueError as exc:
+            raise TargetUndefined(str(exc))
+
+
+def _cycles(temporal_frequency: float, duration_ms: float) -> int:
+    """Stimulus cycles in a segment, ``round(tf * duration)`` (half to even, as the tool)."""
+    return int(round(temporal_frequency * duration_ms / 1000.0))
 
 
 TARGETS = (

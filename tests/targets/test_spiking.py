@@ -184,3 +184,45 @@ def test_binned_counts_subsets_match_rows_of_the_full_matrix():
         assert np.array_equal(binned_counts(t, o, 1000.0, 10.0, sel), full[sel])
     with pytest.raises(ValueError, match="increasing"):
         binned_counts(t, o, 1000.0, 10.0, np.array([5, 2]))
+
+
+# -- golden values: PSTH binning of the mozaik Optimization tool (CSNG-MFF/mozaik-tools) ----------
+
+
+def test_psth_bins_round_half_to_even():
+    from targets.spiking import psth_bins
+
+    assert [psth_bins(d) for d in (1000.0, 1004.9, 1005.0, 1005.1, 1006.0, 1015.0)] == [
+        100, 100, 100, 101, 101, 102]
+    assert psth_bins(25.0, 10.0) == 2 and psth_bins(4.9, 10.0) == 0
+
+
+def test_binned_counts_is_numpy_histogram_over_the_whole_segment():
+    """Every neuron's row is ``np.histogram(train, bins=round(d / 10), range=(0, d))``, also for
+    spikes exactly on the bin edges and at ``t = duration`` (last bin closed on the right)."""
+    rng = np.random.default_rng(2)
+    duration = 1006.0  # 101 bins of 9.9604 ms
+    edges = np.linspace(0.0, duration, 102)
+    trains = [np.sort(rng.uniform(0, duration, rng.integers(0, 60))) for _ in range(30)]
+    trains[3] = edges.copy()  # one spike on every edge, the last one at t = duration
+    trains[4] = np.array([999.9, 1000.0, 1003.0, 1005.99])  # last bin: [996.04, 1006]
+    t, o = spikes_from_lists(trains)
+    ours = binned_counts(t, o, duration, 10.0)
+    expected = np.array([np.histogram(tr, bins=101, range=(0.0, duration))[0] for tr in trains])
+    assert ours.shape == (30, 101)
+    assert np.array_equal(ours, expected)
+    assert ours[4, -1] == 4 and ours.sum() == t.size  # 10 ms bins would drop 3 of these 4
+
+
+def test_synchrony_bins_an_odd_length_segment_whole(store_factory):
+    """1006 ms: 101 bins of w = 1006 / 101 ms. A and B fire at the centres of the same bins
+    0, 10, ..., 60, then A in bin 100 (t = 1001 ms) and B in bin 70. With N = 101 bins, 8 spikes
+    each and 7 shared bins, r = (7 - 8 * 8 / N) / (8 - 8 * 8 / N) = 643 / 744. (10 ms bins would
+    stop at 1000 ms, drop A's last spike and give (7 - 56/100) / sqrt(6.51 * 7.36) = 0.930.)"""
+    w = 1006.0 / 101
+    shared = [(k + 0.5) * w for k in range(0, 70, 10)]
+    a, b = shared + [100.5 * w], shared + [70.5 * w]
+    cells = [(0.0, 0.0, 0.0), (1.0, 1.0, 0.0), (1.6, 0.0, 0.0)]  # the third is not central
+    store = store_factory([dict(kind="spontaneous", duration_ms=1006.0, spikes=[a, b, a])],
+                          cells=cells)
+    assert SynchronyTarget("exc").compute(store) == pytest.approx(643 / 744, rel=1e-12)

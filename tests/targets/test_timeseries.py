@@ -122,3 +122,155 @@ def test_psd_band_degenerate(series_store):
     out = targets.evaluate_target("p", PSDBandTarget(), "at_least", 0.5, 0.1, 20,
                                   series_store(np.arange(100.0), np.ones(100)))
     assert out.score == 20 and "power is 0" in out.reason
+
+
+# -- golden values: hnn-core's _rmse (resample="fft") and scipy's Welch ----------------------------
+
+
+def _periodic(t: np.ndarray, period: float) -> np.ndarray:
+    """A signal band-limited to 5 cycles per period: sampled over one period with more than 10
+    points, FFT resampling reproduces it exactly."""
+    x = 2 * np.pi * t / period
+    return np.cos(3 * x) + 0.5 * np.sin(5 * x)
+
+
+@pytest.mark.parametrize("n_sim, n_tgt", [(60, 24), (24, 60)])
+def test_fft_resampling_is_exact_for_a_band_limited_period(series_store, n_sim, n_tgt):
+    """Both series sample one period T = 100 ms including its end point. hnn-core's rule cuts
+    the end point (end-exclusive slice: exactly one period remains) and FFT-resamples the longer
+    slice to the shorter's length, which for this signal is exact: RMSE = the offset 0.25."""
+    period = 100.0
+    st, tt = np.linspace(0, period, n_sim + 1), np.linspace(0, period, n_tgt + 1)
+    fit = TimeSeriesTarget(target_times=tt, target_values=_periodic(tt, period) + 0.25,
+                           resample="fft")
+    store = series_store(st, _periodic(st, period))
+    assert fit.compute(store) == pytest.approx(0.25, rel=1e-12)
+    # linear interpolation (samples 1/12 of a cycle apart at best) is off by ~2e-4
+    interp = TimeSeriesTarget(target_times=tt, target_values=_periodic(tt, period) + 0.25)
+    assert interp.compute(store) != pytest.approx(0.25, rel=1e-6)
+    anti = TimeSeriesTarget(target_times=tt, target_values=2 * _periodic(tt, period) + 1,
+                            resample="fft", metric="1-r")
+    assert anti.compute(store) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_fft_slices_are_end_exclusive_and_nearest(series_store):
+    """The simulation runs on past the target (to 130 ms); the common range ends at the target's
+    last sample (100 ms) and each slice stops just before the sample nearest to it."""
+    period = 100.0
+    st = np.arange(0.0, 130.0 + 1e-9, 100.0 / 60)
+    tt = np.linspace(0, period, 25)
+    fit = TimeSeriesTarget(target_times=tt, target_values=_periodic(tt, period) - 0.5,
+                           resample="fft")
+    assert fit.compute(series_store(st, _periodic(st, period))) == pytest.approx(0.5, rel=1e-12)
+
+
+def _hnn_rmse_reference(sim_t, sim_v, exp_t, exp_v, tstop):
+    """hnn-core's ``_rmse(dpl, exp_dpl, tstart=0, tstop=tstop)`` as its optimizer calls it,
+    written out from hnn_core/dipole.py (``_resample_and_weight_dipole``), weights included."""
+    from scipy import signal
+
+    tstart = 0.0
+    for ts in (exp_t, sim_t):
+        tstart = max(tstart, ts[0])
+        tstop = min(tstop, ts[-1])
+    e0, e1 = np.abs(exp_t - tstart).argmin(), np.abs(exp_t - tstop).argmin()
+    s0, s1 = np.abs(sim_t - tstart).argmin(), np.abs(sim_t - tstop).argmin()
+    weights = np.ones(s1)[s0:s1]
+    a, b = sim_v[s0:s1], exp_v[e0:e1]
+    if a.size > b.size:
+        a = signal.resample(a, b.size)
+        weights = signal.resample(weights, b.size)
+        weights[weights < 1e-4] = 0
+    elif a.size < b.size:
+        b = signal.resample(b, a.size)
+    return float(np.sqrt((weights * (a - b) ** 2).sum() / weights.sum()))
+
+
+def _hnn_smooth(values, window_ms, dt):
+    w = np.hamming(int(np.round(1e-3 * window_ms * 1000.0 / dt)))
+    return np.convolve(values, w / w.sum(), "same")
+
+
+def _measured():
+    """hnn-core's measured S1 ERP (103 samples, 0 .. 169.83 ms), or a stand-in on its times."""
+    if ERP.is_file():
+        data = np.loadtxt(ERP)
+        return data[:, 0], data[:, 1]
+    t = np.arange(103) * (169.8259311846296669 / 102)
+    return t, 20 * np.sin(t / 15) + 30 * np.exp(-((t - 100) / 20) ** 2)
+
+
+@pytest.mark.parametrize("tstop", [170.0, 169.8259311846296669])  # hnn_evoked; hnn-core's example
+def test_fft_resampling_reproduces_hnn_core_rmse(series_store, tstop):
+    """A dipole at dt = 0.025 ms to tstop (6801 or 6794 samples) against the 103-sample measured
+    one, x 3000 and smoothed over 30 ms as in hnn-core's optimize_evoked example."""
+    dt = 0.025
+    sim_t = np.arange(int(round(tstop / dt)) + 1) * dt
+    rng = np.random.default_rng(4)
+    raw = 1e-2 * (np.exp(-((sim_t - 25) / 5) ** 2) - 2 * np.exp(-((sim_t - 70) / 12) ** 2)
+                  + np.exp(-((sim_t - 135) / 10) ** 2)) + 1e-4 * rng.standard_normal(sim_t.size)
+    exp_t, exp_v = _measured()
+    expected = _hnn_rmse_reference(sim_t, _hnn_smooth(3000 * raw, 30.0, dt), exp_t, exp_v, tstop)
+    kw = dict(target_times=exp_t, target_values=exp_v, scale=3000, smooth_window_ms=30)
+    store = series_store(sim_t, raw)
+    got = TimeSeriesTarget(**kw, resample="fft").compute(store)
+    assert got == pytest.approx(expected, rel=0, abs=1e-9)
+    assert got != TimeSeriesTarget(**kw).compute(store)  # np.interp is the other choice
+
+
+def test_fft_resampling_equal_lengths_as_hnn_core_test_rmse(series_store):
+    """hnn-core's own test: the measured dipole against itself + 0.1 (no resampling)."""
+    exp_t, exp_v = _measured()
+    fit = TimeSeriesTarget(target_times=exp_t, target_values=exp_v, resample="fft")
+    assert fit.compute(series_store(exp_t, exp_v + 0.1)) == pytest.approx(0.1, rel=1e-12)
+    with pytest.raises(ValueError, match="resample"):
+        TimeSeriesTarget(target_times=exp_t, target_values=exp_v, resample="linear")
+
+
+def _welch_by_hand(x: np.ndarray, fs: float, n: int) -> np.ndarray:
+    """Welch (1967) as scipy.signal.welch's defaults define it: periodic Hann window
+    ``0.5 - 0.5 cos(2 pi j / n)``, segments every ``n - n // 2`` samples, mean removed,
+    ``|rfft|^2 / (fs sum w^2)`` doubled except at 0 Hz (and Nyquist for even n), averaged."""
+    j = np.arange(n)
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * j / n)
+    step = n - n // 2
+    rows = []
+    for start in range(0, x.size - n + 1, step):
+        seg = x[start:start + n] - x[start:start + n].mean()
+        p = np.abs(np.fft.rfft(seg * w)) ** 2 / (fs * np.sum(w ** 2))
+        p[1:] *= 2
+        if n % 2 == 0:
+            p[-1] /= 2
+        rows.append(p)
+    return np.mean(rows, axis=0)
+
+
+@pytest.mark.parametrize("dt_ms, segment_ms", [(1.0, 256.0), (1.0, 253.0), (0.5, 100.0)])
+def test_welch_psd_is_scipy_welch(dt_ms, segment_ms):
+    from scipy import signal
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(3001) + np.sin(2 * np.pi * 22 * np.arange(3001) * dt_ms / 1000)
+    n = int(round(segment_ms / dt_ms))
+    f, p = welch_psd(x, dt_ms, segment_ms)
+    fs = 1000.0 / dt_ms
+    f_ref, p_ref = signal.welch(x, fs=fs, nperseg=n)
+    assert np.array_equal(f, f_ref) and np.allclose(p, p_ref, rtol=1e-13, atol=0)
+    by_hand = _welch_by_hand(x, fs, n)
+    assert np.allclose(p, by_hand, rtol=1e-10, atol=0)
+    # the symmetric window the NumPy version used is not that: the check can tell them apart
+    sym = np.hanning(n + 2)[1:-1]
+    assert not np.allclose(sym, 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n), rtol=1e-6)
+
+
+def test_psd_band_ratio_golden(series_store):
+    t = np.arange(0.0, 3000.0, 1.0)
+    rng = np.random.default_rng(8)
+    v = np.sin(2 * np.pi * 20 * t / 1000) + 0.5 * rng.standard_normal(t.size)
+    p = _welch_by_hand(v, 1000.0, 256)
+    f = np.fft.rfftfreq(256, 1e-3)
+    band = p[(f >= 15) & (f <= 30)].sum()
+    store = series_store(t, v)
+    assert PSDBandTarget().compute(store) == pytest.approx(band / p[1:].sum(), rel=1e-10)
+    ref = p[(f >= 60) & (f <= 90)].sum()
+    assert PSDBandTarget(reference=[60, 90]).compute(store) == pytest.approx(band / ref, rel=1e-10)
