@@ -6,7 +6,7 @@ The layout (documented for writers in other languages in ``docs/datastore.md``):
                                      explosion (0/1), params_json (JSON object), + free attrs
     /sheets/<sheet>/ids       int64 [n]       neuron ids, in the order used by every array below
     /sheets/<sheet>/x, y      float64 [n]     positions (sheet coordinates)
-    /sheets/<sheet>/orientation  float64 [n]  optional preferred orientation, radians in [0, pi)
+    /sheets/<sheet>/orientation  float64 [n]  optional preferred orientation, radians in [0, pi]
     /segments/<k>             group, k = 0, 1, ... ; attrs describe the stimulus as data:
                               kind (str), duration_ms, orientation, contrast, spatial_frequency,
                               temporal_frequency, radius, trial (+ free attrs)
@@ -122,11 +122,24 @@ def spikes_from_lists(trains: Sequence[Iterable[float]]) -> tuple[np.ndarray, np
 
 
 def _attr(value: Any) -> Any:
+    """An attribute as a Python value: bytes decoded, NumPy scalars unwrapped, and a 1-element
+    array (how MATLAB and some Julia writers store a scalar) taken as its element."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode("utf-8", errors="replace")
     if isinstance(value, np.generic):
-        return value.item()
+        return _attr(value.item())
     return value
+
+
+def _matches(have: Any, want: Any) -> bool:
+    """Whether a segment attribute equals a requested value (numbers: isclose; arrays: never)."""
+    if isinstance(have, np.ndarray) or isinstance(want, np.ndarray):
+        return False
+    if isinstance(want, (int, float)) and isinstance(have, (int, float)):
+        return bool(np.isclose(float(have), float(want)))
+    return bool(have == want)
 
 
 class DataStoreWriter:
@@ -212,8 +225,9 @@ class DataStoreWriter:
         trains: Sequence[Iterable[float]] | tuple[np.ndarray, np.ndarray],
     ) -> None:
         """Spikes of every neuron of ``sheet``: a list of per-neuron trains or ``(times, offsets)``."""
-        if isinstance(trains, tuple) and len(trains) == 2 and np.ndim(trains[1]) == 1 and (
-            np.asarray(trains[1]).dtype.kind in "iu"
+        second: Any = trains[1] if len(trains) == 2 else None
+        if isinstance(trains, tuple) and second is not None and np.ndim(second) == 1 and (
+            np.asarray(second).dtype.kind in "iu"
         ):
             times, offsets = (np.asarray(trains[0], np.float64), np.asarray(trains[1], np.int64))
         else:
@@ -290,7 +304,7 @@ class DataStore:
         except Exception as exc:  # noqa: BLE001 - h5py raises OSError, but be sure
             raise DataStoreError(f"cannot open data store {self.path}: {exc}") from None
         fmt = _attr(self._file.attrs.get("format", ""))
-        if fmt != FORMAT:
+        if not isinstance(fmt, str) or fmt != FORMAT:
             self._file.close()
             raise DataStoreError(
                 f"{self.path} is not a simtune data store (format attribute {fmt!r})"
@@ -303,7 +317,7 @@ class DataStore:
         attrs = {k: _attr(v) for k, v in self._file.attrs.items()}
         try:
             attrs["params"] = json.loads(attrs.pop("params_json", "{}"))
-        except json.JSONDecodeError:
+        except (TypeError, ValueError):  # not a string, or not JSON
             attrs["params"] = {}
         attrs["explosion"] = bool(attrs.get("explosion", 0))
         return attrs
@@ -314,7 +328,7 @@ class DataStore:
 
     # -- sheets ---------------------------------------------------------------------------------
     def sheet_names(self) -> list[str]:
-        return list(self._file["sheets"].keys())
+        return list(self._file["sheets"].keys()) if "sheets" in self._file else []
 
     def sheet(self, name: str) -> Sheet:
         key = f"sheet:{name}"
@@ -325,13 +339,16 @@ class DataStore:
                 raise DataStoreError(
                     f"no sheet {name!r} in {self.path.name}; sheets: {self.sheet_names()}"
                 ) from None
-            self._cache[key] = Sheet(
-                name,
-                g["ids"][()],
-                g["x"][()],
-                g["y"][()],
-                g["orientation"][()] if "orientation" in g else None,
-            )
+            try:
+                self._cache[key] = Sheet(
+                    name,
+                    g["ids"][()],
+                    g["x"][()],
+                    g["y"][()],
+                    g["orientation"][()] if "orientation" in g else None,
+                )
+            except KeyError as exc:
+                raise DataStoreError(f"sheet {name!r} lacks a dataset: {exc}") from None
         return self._cache[key]  # type: ignore[no-any-return]
 
     # -- segments -------------------------------------------------------------------------------
@@ -341,25 +358,20 @@ class DataStore:
         >>> # store.segments(kind="grating", contrast=100)
         """
         if "segments" not in self._cache:
+            group: Any = self._file.get("segments", {})
+            keys = list(group.keys())
+            bad = [k for k in keys if not k.isdecimal()]
+            if bad:
+                raise DataStoreError(f"segment name {bad[0]!r} is not a decimal integer")
             segs = []
-            for key in sorted(self._file["segments"].keys(), key=int):
-                attrs = {k: _attr(v) for k, v in self._file["segments"][key].attrs.items()}
+            for key in sorted(keys, key=int):
+                attrs = {k: _attr(v) for k, v in group[key].attrs.items()}
                 segs.append(Segment(int(key), attrs))
             self._cache["segments"] = segs
-        out = []
-        for seg in self._cache["segments"]:
-            ok = True
-            for k, want in match.items():
-                have = seg.stimulus.get(k)
-                if isinstance(want, (int, float)) and isinstance(have, (int, float)):
-                    ok = bool(np.isclose(float(have), float(want)))
-                else:
-                    ok = have == want
-                if not ok:
-                    break
-            if ok:
-                out.append(seg)
-        return out
+        return [
+            seg for seg in self._cache["segments"]
+            if all(_matches(seg.stimulus.get(k), want) for k, want in match.items())
+        ]
 
     def _segment_group(self, segment: Segment | int, sheet: str) -> h5py.Group:
         k = segment.index if isinstance(segment, Segment) else int(segment)
@@ -392,7 +404,12 @@ class DataStore:
             ids = g["signals"][f"{name}_ids"][()]
         except KeyError:
             raise DataStoreError(f"no signal {name!r} for sheet {sheet!r}") from None
-        return Signal(ids=ids, data=ds[()], dt_ms=float(ds.attrs["dt_ms"]))
+        try:
+            dt_ms = float(_attr(ds.attrs["dt_ms"]))
+        except (KeyError, TypeError, ValueError):
+            raise DataStoreError(f"signal {name!r} of sheet {sheet!r} has no numeric dt_ms "
+                                 "attribute") from None
+        return Signal(ids=ids, data=ds[()], dt_ms=dt_ms)
 
     def timeseries(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         try:
