@@ -113,12 +113,3 @@ def test_spikes_from_lists_sorts_within_neurons():
     t, o = spikes_from_lists([])
     assert t.size == 0 and o.tolist() == [0]
 
-
-def test_mozaik_adapter_needs_mozaik(tmp_path):
-    from evaluators.mozaik import convert_pickled_datastore
-    try:
-        import mozaik  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="needs mozaik"):
-            convert_pickled_datastore(tmp_path, tmp_path / "out.h5")
-        pytest.skip("mozaik is not installed: only the clear ImportError is checked")
