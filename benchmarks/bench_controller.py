@@ -31,7 +31,8 @@ CHILD = textwrap.dedent("""
     import json, resource, sys
     from pathlib import Path
     from orchestrator.config import load_config
-    from orchestrator.controller import Controller, create_run
+    from orchestrator.controller import Controller
+    from orchestrator.rundir import create_run
     cfg = load_config(sys.argv[1]); run = Path(sys.argv[2])
     create_run(cfg, run)
     Controller(cfg, run, progress=False).run()
@@ -49,7 +50,7 @@ def big_store(params, out_dir, seed, mb=1.0):
     n = int(mb * 1024 * 1024 / 8)
     with h5py.File(path, "a") as f:
         f.create_dataset("timeseries/bulk/values", data=np.random.default_rng(seed).random(n))
-        f.create_dataset("timeseries/bulk/times", data=np.arange(1.0))
+        f.create_dataset("timeseries/bulk/times", data=np.arange(float(n)))
     return path
 
 

@@ -2,20 +2,26 @@
 
 An evaluator is built on the worker from the ``evaluator`` section of the config
 (``{kind: ..., options: {...}}``); its options are the keyword arguments of ``__init__`` (the
-config validator reads them from the signature, the one source of truth).
+config validator reads them from the signature with :func:`simtune_core.options.option_names`,
+the one source of truth).
 """
 
 from __future__ import annotations
 
 import abc
-import inspect
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import ClassVar, Mapping
 
-__all__ = ["Evaluator", "DATASTORE_NAME", "option_names"]
+__all__ = ["DATASTORE_NAME", "EvaluationTimeout", "Evaluator"]
 
 #: where an evaluator writes its data store inside the evaluation directory, by default
 DATASTORE_NAME = "datastore.h5"
+
+
+class EvaluationTimeout(TimeoutError):
+    """An evaluator's own time limit was reached (e.g. the command evaluator's ``timeout_s``);
+    the worker records the evaluation as ``timeout``. A plain :class:`TimeoutError` raised by a
+    simulator (a socket, a lock) stays an ``exception``."""
 
 
 class Evaluator(abc.ABC):
@@ -39,13 +45,3 @@ class Evaluator(abc.ABC):
 
         Raise ``ValueError``/``FileNotFoundError``/``ImportError`` with a clear message.
         """
-
-
-def option_names(cls: type) -> dict[str, Any]:
-    """Keyword options of ``cls.__init__`` with their defaults (``inspect._empty`` = required)."""
-    sig = inspect.signature(cls.__init__)  # type: ignore[misc]
-    return {
-        name: p.default
-        for name, p in sig.parameters.items()
-        if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }

@@ -19,7 +19,7 @@ values, paths and seeds reach it byte for byte whatever they contain (spaces, qu
 3. stdout and stderr go to ``log_file`` (``simulator.log``) in ``out_dir``;
 4. a nonzero exit raises :class:`RuntimeError` with the exit code and the last lines of the log
    (recorded as ``exception``); running past ``timeout_s`` kills the simulator's process group
-   and raises :class:`TimeoutError`;
+   and raises :class:`~evaluators.EvaluationTimeout` (recorded as ``timeout``);
 5. the data store is expected at ``out_dir / datastore``.
 
 An MPI simulator is started with its launcher in the command, e.g.
@@ -37,8 +37,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from evaluators._base import DATASTORE_NAME, Evaluator
-from evaluators._io import atomic_write_bytes
+from evaluators._base import DATASTORE_NAME, EvaluationTimeout, Evaluator
+from simtune_core.io import atomic_write_bytes
 
 __all__ = ["CommandEvaluator", "PASS_AS"]
 
@@ -65,7 +65,8 @@ class CommandEvaluator(Evaluator):
     env
         Extra environment variables (added to the job's environment).
     timeout_s
-        Kill the simulator after this many seconds and raise :class:`TimeoutError`.
+        Kill the simulator after this many seconds and raise
+        :class:`~evaluators.EvaluationTimeout` (recorded as ``timeout``).
     log_file
         File in ``out_dir`` receiving the simulator's stdout and stderr.
     base_dir
@@ -178,7 +179,7 @@ class CommandEvaluator(Evaluator):
                 code = proc.wait(timeout=self.timeout_s)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
-                raise TimeoutError(f"simulator ran longer than timeout_s={self.timeout_s} s; "
+                raise EvaluationTimeout(f"simulator ran longer than timeout_s={self.timeout_s} s; "
                                    f"log tail:\n{_tail(log_path)}") from None
             except BaseException:
                 _kill_group(proc)

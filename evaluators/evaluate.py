@@ -1,11 +1,14 @@
 """The job entry point: run one evaluation on a worker and leave a small result record.
 
 ``run_task(task_path)`` reads ``task.json`` from an evaluation directory, runs the evaluator once
-per seed, scores every target on each data store (the scoring happens here, on the worker, so the
+per seed, checks each data store against the rules of docs/datastore.md
+(:func:`evaluators.store_check.check_store`: a store that breaks one is ``invalid_datastore``,
+never a number), scores every target on it (the scoring happens here, on the worker, so the
 controller only ever receives the small record), and writes ``result.json`` atomically beside the
-task. Whatever goes wrong inside Python becomes a failed record with a reason; what kills the
-process (segfault, SIGKILL, time limit, OOM) leaves no result file and is classified by the
-controller from the scheduler's state.
+task. Whatever goes wrong inside Python becomes a failed record with a reason -- an exception
+inside one target is that target's ``scoring_error`` alone; what kills the process (segfault,
+SIGKILL, time limit, OOM) leaves no result file and is classified by the job watcher from the
+scheduler's state. Job processes start it through :func:`evaluators.worker.run_task`.
 
 Task file (written by the controller)::
 
@@ -32,12 +35,14 @@ import numpy as np
 
 import targets as targets_pkg
 from evaluators import DATASTORE_NAME, build_evaluator
-from evaluators._io import atomic_write_json, read_json
+from evaluators._base import EvaluationTimeout
 from evaluators.datastore import DataStore, DataStoreError
+from evaluators.store_check import InvalidDataStore, check_store
+from simtune_core.io import atomic_write_json, read_json
+from simtune_core.record import RESULT_FILE, EvaluationRecord, Reason, Status, failed_record
+from simtune_core.userimport import add_user_dir
 
-__all__ = ["run_task", "score_store", "build_targets", "failed_record"]
-
-RESULT_FILE = "result.json"
+__all__ = ["build_targets", "evaluate", "run_task", "score_store"]
 
 
 def _job_id() -> str:
@@ -74,26 +79,8 @@ def score_store(
     ]
 
 
-def failed_record(task: Mapping[str, Any], reason: str, detail: str = "") -> dict[str, Any]:
-    """A failed record: every target at ``max_score``."""
-    scores = {t["name"]: float(t["max_score"]) for t in task["targets"]}
-    return {
-        "generation": task["generation"],
-        "individual": task["individual"],
-        "status": "failed",
-        "reason": reason,
-        "detail": detail[-2000:],
-        "total_score": float(sum(scores.values())),
-        "parameters": dict(task["parameters"]),
-        "values": {t["name"]: None for t in task["targets"]},
-        "value_std": {},
-        "scores": scores,
-        "target_reasons": {},
-        "eval_dir": task["eval_dir"],
-    }
-
-
-def _one_seed(task: Mapping[str, Any], built: Any, seed: int) -> tuple[str | None, str, Any]:
+def _one_seed(task: Mapping[str, Any], built: Any, seed: int
+              ) -> tuple[Reason | None, str, Any]:
     """Run + score one seed: returns (failure reason or None, detail, outcomes)."""
     eval_dir = Path(task["eval_dir"])
     run_dir = eval_dir / f"seed_{seed}" if len(task["seeds"]) > 1 else eval_dir
@@ -101,44 +88,50 @@ def _one_seed(task: Mapping[str, Any], built: Any, seed: int) -> tuple[str | Non
     try:
         evaluator = build_evaluator(task["evaluator"])
         path = evaluator.run(task["parameters"], run_dir, seed)
+    except EvaluationTimeout as exc:  # the evaluator's own limit (command: timeout_s)
+        return Reason.TIMEOUT, str(exc), None
     except Exception as exc:  # noqa: BLE001 - every simulator error becomes a record
         tb = traceback.format_exc(limit=8)
-        return "exception", f"{type(exc).__name__}: {exc}\n{tb}", None
+        return Reason.EXCEPTION, f"{type(exc).__name__}: {exc}\n{tb}", None
     path = Path(path) if path is not None else run_dir / DATASTORE_NAME
     if not path.exists():
-        return "no_datastore", f"no data store at {path}", None
+        return Reason.NO_DATASTORE, f"no data store at {path}", None
     try:
         store = DataStore(path)
     except DataStoreError as exc:
-        return "bad_datastore", str(exc), None
+        return Reason.BAD_DATASTORE, str(exc), None
     with store:
         try:
+            check_store(store)  # every writer rule of docs/datastore.md, before any number
             exploded = store.exploded
+        except InvalidDataStore as exc:
+            return Reason.INVALID_DATASTORE, str(exc), None
         except Exception as exc:  # noqa: BLE001 - a corrupt file can fail anywhere
-            return "bad_datastore", f"{type(exc).__name__}: {exc}", None
+            return Reason.BAD_DATASTORE, f"{type(exc).__name__}: {exc}", None
         outcomes = score_store(built, store, task["parameters"])
     if exploded:
-        return "explosion", "the simulation flagged runaway activity", outcomes
+        return Reason.EXPLOSION, "the simulation flagged runaway activity", outcomes
     nan = [o.name for o in outcomes if o.reason in ("value is NaN", "value is infinite")]
     if nan:
-        return "nan", f"non-finite value for target(s) {', '.join(nan)}", outcomes
+        return Reason.NAN, f"non-finite value for target(s) {', '.join(nan)}", outcomes
     return None, "", outcomes
 
 
-def evaluate(task: Mapping[str, Any]) -> dict[str, Any]:
+def evaluate(task: Mapping[str, Any]) -> EvaluationRecord:
     """Run every seed of one task and return its record (never raises)."""
     try:
         built = build_targets(task["targets"])
     except Exception as exc:  # noqa: BLE001
-        return failed_record(task, "exception", f"building targets: {type(exc).__name__}: {exc}")
+        return failed_record(task, Reason.EXCEPTION,
+                             f"building targets: {type(exc).__name__}: {exc}")
     per_seed = []
     for seed in task["seeds"]:
         reason, detail, outcomes = _one_seed(task, built, int(seed))
         if reason is not None:
             rec = failed_record(task, reason, detail)
             if outcomes:  # keep what was computed, for triage
-                rec["values"] = {o.name: o.value for o in outcomes}
-                rec["target_reasons"] = {o.name: o.reason for o in outcomes if o.reason}
+                rec.values = {o.name: o.value for o in outcomes}
+                rec.target_reasons = {o.name: o.reason for o in outcomes if o.reason}
             return rec
         per_seed.append(outcomes)
     names = [spec["name"] for spec, _ in built]
@@ -146,38 +139,32 @@ def evaluate(task: Mapping[str, Any]) -> dict[str, Any]:
     stds: dict[str, float] = {}
     scores: dict[str, float] = {}
     reasons: dict[str, str] = {}
-    for j, (spec, _) in enumerate(built):
+    for j, (spec, target) in enumerate(built):
         vals = [o[j].value for o in per_seed]
-        finite = [v for v in vals if v is not None and math.isfinite(v)]
-        if len(finite) == len(vals):
-            mean = float(np.mean(finite))
+        # infinity is a value where the target allows it (a perfectly selective population)
+        defined = [v for v in vals if v is not None and not math.isnan(v)]
+        if len(defined) == len(vals):
+            mean = float(np.mean(defined))
             values[names[j]] = mean
-            if len(finite) > 1:
-                stds[names[j]] = float(np.std(finite, ddof=1))
-            score, why = targets_pkg.score_value(
-                mean, spec["kind"], spec["target_value"], spec["norm"], spec["max_score"]
-            )
+            if len(defined) > 1 and all(math.isfinite(v) for v in defined):
+                stds[names[j]] = float(np.std(defined, ddof=1))
+            out = targets_pkg.score_outcome(
+                names[j], mean, spec["kind"], spec["target_value"], spec["norm"],
+                spec["max_score"], allow_infinite=target.allows_infinite)
+            score, why = out.score, out.reason
         else:  # undefined on some seed: max score, first reason
             values[names[j]] = None
             score = float(spec["max_score"])
-            why = next(o[j].reason for o in per_seed if o[j].reason)
+            why = next((o[j].reason for o in per_seed if o[j].reason), "undefined")
         scores[names[j]] = score
         if why:
             reasons[names[j]] = why
-    return {
-        "generation": task["generation"],
-        "individual": task["individual"],
-        "status": "ok",
-        "reason": None,
-        "detail": "",
-        "total_score": float(sum(scores.values())),
-        "parameters": dict(task["parameters"]),
-        "values": values,
-        "value_std": stds,
-        "scores": scores,
-        "target_reasons": reasons,
-        "eval_dir": task["eval_dir"],
-    }
+    return EvaluationRecord(
+        generation=int(task["generation"]), individual=int(task["individual"]),
+        status=Status.OK.value, reason=None, total_score=float(sum(scores.values())),
+        parameters=dict(task["parameters"]), eval_dir=str(task["eval_dir"]), values=values,
+        value_std=stds, scores=scores, target_reasons=reasons,
+    )
 
 
 class Terminated(BaseException):
@@ -188,7 +175,7 @@ def _on_sigterm(signum: int, _frame: Any) -> None:
     raise Terminated(f"signal {signum}")
 
 
-def run_task(task_path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def run_task(task_path: str | os.PathLike[str]) -> EvaluationRecord | None:
     """Job entry point: evaluate the task at ``task_path`` and write its result file.
 
     A job told to stop (SIGTERM from the scheduler at its time limit, on ``scancel``, on running
@@ -201,26 +188,22 @@ def run_task(task_path: str | os.PathLike[str]) -> dict[str, Any] | None:
         signal.signal(signal.SIGTERM, _on_sigterm)
     task_path = Path(task_path)
     task = read_json(task_path)
-    for entry in reversed(task.get("sys_path", [])):  # user modules beside the config
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
+    for entry in task.get("sys_path", []):  # user modules beside the config
+        add_user_dir(entry)
     try:
         record = evaluate(task)
     except Terminated:
         return None
-    record.update(
-        runtime_s=time.time() - t0,
-        started_at=t0,
-        finished_at=time.time(),
-        host=socket.gethostname(),
-        job_id=_job_id(),
-        pid=os.getpid(),
-    )
-    atomic_write_json(task_path.parent / RESULT_FILE, record)
+    record.runtime_s = time.time() - t0
+    record.started_at = t0
+    record.finished_at = time.time()
+    record.host = socket.gethostname()
+    record.job_id = _job_id()
+    record.pid = os.getpid()
+    atomic_write_json(task_path.parent / RESULT_FILE, record.to_json())
     return record
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m evaluators.evaluate TASK.json`
     rec = run_task(sys.argv[1])
-    print("terminated" if rec is None else f"{rec['status']} {rec['reason'] or ''} "
-          f"{rec['total_score']}")
+    print("terminated" if rec is None else f"{rec.status} {rec.reason or ''} {rec.total_score}")

@@ -10,7 +10,6 @@ The function is called as ``function(parameters, out_dir, seed, **options)`` and
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -18,22 +17,16 @@ import numpy as np
 
 from evaluators._base import DATASTORE_NAME, Evaluator
 from evaluators.datastore import DataStoreWriter
+from simtune_core.userimport import import_object
 
 __all__ = ["PythonEvaluator", "import_callable", "write_returned"]
 
 
 def import_callable(path: str) -> Callable[..., Any]:
     """Import ``"pkg.module:function"``; raises ImportError with a clear message."""
-    module_name, sep, attr = path.partition(":")
-    if not sep or not module_name or not attr:
-        raise ImportError(f"expected 'module:function', found {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001
-        raise ImportError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, attr, None)
+    fn = import_object(path)
     if not callable(fn):
-        raise ImportError(f"{module_name!r} has no callable {attr!r}")  # noqa: TRY004
+        raise ImportError(f"{path!r} is not callable ({type(fn).__name__})")  # noqa: TRY004
     return fn  # type: ignore[no-any-return]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,20 +26,6 @@ def _load(path: str) -> Any:
     from orchestrator.config import load_config
 
     return load_config(path)
-
-
-def _check_run_dir(run_dir: Path) -> str | None:
-    """Why ``run_dir`` cannot be a new run directory, or None (creates nothing)."""
-    p = run_dir.resolve()
-    if (p / "run.json").exists():
-        return f"run_dir: expected a new directory, found an existing run at {run_dir} " \
-               f"(use 'simtune resume {run_dir}')"
-    parent = p
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        return f"run_dir: expected a writable directory, found {str(parent)!r} not writable"
-    return None
 
 
 # -- subcommands ------------------------------------------------------------------------------
@@ -69,23 +54,26 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg, optimizer=dataclasses.replace(cfg.optimizer, max_ngen=args.max_ngen))
         cfg.raw["optimizer"] = {**(cfg.raw.get("optimizer") or {}), "max_ngen": args.max_ngen}
     run_dir = Path(args.run_dir or Path("runs") / cfg.name)
-    problem = _check_run_dir(run_dir)
+    from orchestrator.rundir import create_run, new_run_problem
+
+    problem = new_run_problem(run_dir)
     if problem:
         _err(problem)
         return EXIT_INPUT
-    from orchestrator.controller import Controller, create_run
+    from orchestrator.controller import Controller
 
     create_run(cfg, run_dir)
     return _drive(Controller(cfg, run_dir, progress=not args.no_progress), run_dir)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from orchestrator.controller import Controller, open_run
+    from orchestrator.controller import Controller
+    from orchestrator.rundir import NotARunError, open_run
 
     run_dir = Path(args.run_dir)
     try:
         cfg, _ = open_run(run_dir)
-    except FileNotFoundError as exc:
+    except NotARunError as exc:
         _err(str(exc))
         return EXIT_INPUT
     if args.max_ngen is not None and args.max_ngen < 1:
@@ -96,8 +84,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _drive(ctl: Any, run_dir: Path) -> int:
-    from orchestrator.checkpoint import LockedError
-    from orchestrator.controller import Interrupted
+    from orchestrator.controller import Interrupted, RunFailed
+    from orchestrator.rundir import LockedError
 
     try:
         cp = ctl.run()
@@ -107,6 +95,9 @@ def _drive(ctl: Any, run_dir: Path) -> int:
     except Interrupted as exc:
         _err(f"{exc}; state saved — continue with: simtune resume {run_dir}")
         return EXIT_STOPPED
+    except RunFailed as exc:
+        _err(str(exc))
+        return EXIT_FAILED
     except OSError as exc:
         _err(f"stopped: {exc} (the last checkpoint in {run_dir} is intact; "
              f"fix the cause, then: simtune resume {run_dir})")

@@ -24,6 +24,8 @@ from typing import Any, Callable, ClassVar, Mapping, Union
 
 import yaml
 
+from simtune_core.userimport import add_user_dir
+
 __all__ = [
     "CleanupConfig",
     "Config",
@@ -286,7 +288,7 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     elif origin is dict:
         if isinstance(value, dict):
             return dict(value)
-    elif dataclasses.is_dataclass(tp):
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, path)
     raise ConfigError(path, _type_name(tp), value)
 
@@ -338,7 +340,7 @@ def _number(value: Any, path: str, expected: str = "a number") -> float:
 def _targets(data: Any, base_dir: Path, has_reference: bool = False
              ) -> tuple[TargetConfig, ...]:
     import targets as targets_pkg
-    from evaluators._base import option_names
+    from simtune_core.options import option_names
 
     if not isinstance(data, list) or not data:
         raise ConfigError("targets", "a non-empty list of targets", data)
@@ -389,6 +391,11 @@ def _targets(data: Any, base_dir: Path, has_reference: bool = False
             raise ConfigError(f"{p}.kind", "'range' for a [low, high] target value", entry["kind"])
         if kind not in targets_pkg.KINDS:
             raise ConfigError(f"{p}.kind", f"one of {list(targets_pkg.KINDS)}", kind)
+        if kind == "range" and not isinstance(target_value, tuple) and "target_value" in entry:
+            how = "kind: range" if "kind" in entry else f"{cls.__name__}'s default kind range"
+            raise ConfigError(f"{p}.target_value", f"[low, high] for {how} (or give another "
+                              f"kind: {', '.join(k for k in targets_pkg.KINDS if k != 'range')})",
+                              tv)
         if "norm" not in entry:
             raise ConfigError(f"{p}.norm", "a number > 0 (required)", _found("nothing"))
         norm = _number(entry["norm"], f"{p}.norm", "a number > 0")
@@ -426,7 +433,7 @@ def _targets(data: Any, base_dir: Path, has_reference: bool = False
 
 def _evaluator(data: Any, base_dir: Path) -> EvaluatorConfig:
     import evaluators
-    from evaluators._base import option_names
+    from simtune_core.options import option_names
 
     if not isinstance(data, dict):
         raise ConfigError("evaluator", "a mapping with 'kind'", data)
@@ -478,6 +485,45 @@ def _cma_options(opts: Mapping[str, Any]) -> None:
         raise ConfigError(f"optimizer.cma_options.{k}", "no override (simtune sets it)", opts[k])
 
 
+def _try_cma(oc: OptimizerConfig, dim: int) -> None:
+    """Build the CMA-ES once and run one generation on made-up values: an option pycma cannot
+    use fails here, naming the key, instead of after the first generation of jobs."""
+    import tempfile
+    import warnings
+
+    import numpy as np
+
+    from orchestrator.optimizer import make_optimizer
+
+    def attempt(options: dict[str, Any]) -> Exception | None:
+        state = np.random.get_state()  # pycma reseeds NumPy's global generator
+        try:
+            with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                opt = make_optimizer(dataclasses.replace(oc, cma_options=options),
+                                     [0.5] * dim, 1.0, Path(tmp))
+                xs = opt.ask_batch(oc.offspring_size)
+                values = np.linspace(0.1, 0.9, len(xs)).tolist()
+                opt.tell_batch(xs, values, [None] * len(xs))
+                opt.es.stop()  # type: ignore[attr-defined] # evaluates every criterion
+        except Exception as exc:  # noqa: BLE001 - whatever pycma raises is the user's answer
+            return exc
+        finally:
+            np.random.set_state(state)
+        return None
+
+    if oc.algorithm != "cma" or dim < 2 or attempt(dict(oc.cma_options)) is None:
+        return
+    for k, v in oc.cma_options.items():
+        exc = attempt({k: v})
+        if exc is not None:
+            raise ConfigError(f"optimizer.cma_options.{k}", "a value pycma accepts",
+                              _found(f"{v!r}: {type(exc).__name__}: {exc}"[:300]))
+    exc = attempt(dict(oc.cma_options))
+    raise ConfigError("optimizer.cma_options", "options pycma accepts together",
+                      _found(f"{type(exc).__name__}: {exc}"[:300]))
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that rejects duplicate keys (PyYAML keeps the last one silently)."""
 
@@ -525,6 +571,7 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
         raise ConfigError(exc.path, exc.expected, exc.found) from None
     try:
         centroid = space.centroid(raw.get("centroid"))
+        space.check_derived(centroid)
     except SpaceError as exc:
         raise ConfigError(exc.path, exc.expected, exc.found) from None
     optimizer = _build(OptimizerConfig, raw.get("optimizer"), "optimizer")
@@ -538,6 +585,8 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
                           f"({optimizer.offspring_size}) when screen_factor > 1 pre-screens",
                           optimizer.popsize)
     _cma_options(optimizer.cma_options)
+    if optimizer.cma_options:
+        _try_cma(optimizer, space.dim)
     executor = _build(ExecutorConfig, raw.get("executor"), "executor")
     cleanup = _build(CleanupConfig, raw.get("cleanup"), "cleanup")
     if "evaluator" not in raw:
@@ -585,8 +634,5 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError("config", f"valid YAML (error at {where})", _found(problem)) from None
     # evaluators and targets may import user modules that live beside the config
-    import sys
-
-    if str(p.resolve().parent) not in sys.path:
-        sys.path.insert(0, str(p.resolve().parent))
+    add_user_dir(p.resolve().parent)
     return config_from_dict(raw, p.resolve().parent, default_name=p.stem)

@@ -85,7 +85,7 @@ def format_entries(obj: Any, fmt: str) -> str:
 def _orders(run_dir: Path) -> tuple[str, list[str] | None, list[str] | None, Any]:
     """Run name, parameter order and target order from the config (None where not loadable)."""
     try:
-        from orchestrator.controller import open_run
+        from orchestrator.rundir import open_run
 
         cfg, _meta = open_run(run_dir)
         return cfg.name, cfg.space.names, [t.name for t in cfg.targets], cfg

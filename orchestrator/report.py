@@ -118,7 +118,7 @@ class RunData:
 
 
 def _info_from_config(run_dir: Path) -> RunInfo:
-    from orchestrator.controller import open_run
+    from orchestrator.rundir import open_run
 
     cfg, meta = open_run(run_dir)
     params = []
@@ -150,7 +150,7 @@ def _info_from_results(run_dir: Path, df: pd.DataFrame) -> RunInfo:
 
 def _inflight_rows(run_dir: Path, df: pd.DataFrame) -> tuple[pd.DataFrame, int | None, int, int]:
     """Add the finished evaluations of the generation in flight (their ``result.json``)."""
-    from evaluators._io import read_json
+    from simtune_core.io import read_json
 
     path = run_dir / "inflight.json"
     try:

@@ -24,7 +24,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 
-from evaluators._faults import failpoint
+from simtune_core.faults import failpoint
+from simtune_core.record import EvaluationRecord
 
 __all__ = ["ResultsWriter", "iter_jsonl", "load_generations", "load_results", "records_frame"]
 
@@ -104,11 +105,11 @@ class ResultsWriter:
     def has(self, generation: int, individual: int) -> bool:
         return (generation, individual) in self._keys
 
-    def append(self, records: Iterable[Mapping[str, Any]]) -> int:
+    def append(self, records: Iterable[EvaluationRecord]) -> int:
         """Append records not yet present; returns how many were written."""
-        new = [r for r in records if (r["generation"], r["individual"]) not in self._keys]
-        _append_lines(self.path, new)
-        self._keys.update((r["generation"], r["individual"]) for r in new)
+        new = [r for r in records if r.key not in self._keys]
+        _append_lines(self.path, [r.to_json() for r in new])
+        self._keys.update(r.key for r in new)
         return len(new)
 
     def append_generation(self, row: Mapping[str, Any]) -> None:

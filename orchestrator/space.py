@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 import numpy as np
 
-from targets._expression import FUNCTIONS, SafeExpression
+from simtune_core.expression import FUNCTIONS, SafeExpression
 
 __all__ = ["FUNCTIONS", "Parameter", "ParameterSpace", "SpaceError", "SafeExpression"]
 
@@ -70,7 +70,7 @@ class Parameter:
         return x
 
 
-def _num(v: Any) -> bool:
+def _num(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -114,22 +114,24 @@ class ParameterSpace:
                     raise SpaceError(f"{p}.{min(unknown)}",
                                      "one of the keys: low, high, integer (false), log (false)",
                                      "an unknown key")
-                lo, hi = spec.get("low"), spec.get("high")
-                if not _num(lo):
-                    raise SpaceError(f"{p}.low" if "low" in spec else p, "a number", lo)
-                if not _num(hi):
-                    raise SpaceError(f"{p}.high" if "high" in spec else p, "a number", hi)
+                lo_raw, hi_raw = spec.get("low"), spec.get("high")
+                if not _num(lo_raw):
+                    raise SpaceError(f"{p}.low" if "low" in spec else p, "a number", lo_raw)
+                if not _num(hi_raw):
+                    raise SpaceError(f"{p}.high" if "high" in spec else p, "a number", hi_raw)
+                lo, hi = float(lo_raw), float(hi_raw)
                 if not lo < hi:
-                    raise SpaceError(p, "[low, high] with low < high", [lo, hi])
+                    raise SpaceError(p, "[low, high] with low < high", [lo_raw, hi_raw])
                 integer, log = spec.get("integer", False), spec.get("log", False)
                 for key, flag in (("integer", integer), ("log", log)):
                     if not isinstance(flag, bool):
                         raise SpaceError(f"{p}.{key}", "true or false", flag)
                 if log and lo <= 0:
-                    raise SpaceError(f"{p}.low", "a number > 0 for a log-scaled parameter", lo)
+                    raise SpaceError(f"{p}.low", "a number > 0 for a log-scaled parameter",
+                                     lo_raw)
                 if integer and math.floor(hi) < math.ceil(lo):
-                    raise SpaceError(p, "bounds that contain an integer", [lo, hi])
-                params.append(Parameter(name, float(lo), float(hi), integer=integer, log=log))
+                    raise SpaceError(p, "bounds that contain an integer", [lo_raw, hi_raw])
+                params.append(Parameter(name, lo, hi, integer=integer, log=log))
             elif _num(spec):
                 params.append(Parameter(name, value=float(spec)))
             elif isinstance(spec, str):
@@ -208,6 +210,19 @@ class ParameterSpace:
             except (ArithmeticError, ValueError):
                 values[p.name] = float("nan")  # recorded; the simulator decides what NaN means
         return {p.name: values[p.name] for p in self.params}
+
+    def check_derived(self, free_values: Mapping[str, float]) -> None:
+        """Raise :class:`SpaceError` naming the first derived parameter whose expression cannot
+        be evaluated at ``free_values`` (the centroid, at config load)."""
+        values = {p.name: p.value for p in self.params if p.value is not None}
+        values.update(free_values)
+        for p in self._order:
+            assert p.expr is not None
+            try:
+                values[p.name] = p.expr.evaluate(values)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise SpaceError(f"parameters.{p.name}", "an expression that can be evaluated "
+                                 "at the centroid", f"<{exc}>") from None
 
     def complete(self, free_values: Mapping[str, float]) -> dict[str, float]:
         """Every parameter from values of the free ones (physical units)."""

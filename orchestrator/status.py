@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evaluators._io import read_json
 from orchestrator.checkpoint import load_checkpoint, load_inflight
-from orchestrator.records import RESULT_FILE
 from orchestrator.results import load_generations, load_results
+from simtune_core.io import read_json
+from simtune_core.record import RESULT_FILE
 
 __all__ = ["collect_status", "run_status"]
 

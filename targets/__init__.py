@@ -1,13 +1,14 @@
 """Targets: turn a simulation's data store into values and scores.
 
 Built-in target classes are looked up by name (``class: SpontActivityTarget``); user classes by
-import path (``class: mypkg.targets:MyTarget``), which must subclass :class:`targets.Target`.
+import path (``class: mypkg.targets:MyTarget``), which must subclass :class:`targets.Target`;
+a module beside the config (even one called ``targets.py``) is found without shadowing this
+package (:mod:`simtune_core.userimport`).
 """
 
 from __future__ import annotations
 
-import importlib
-
+from simtune_core.userimport import import_module
 from targets import conductance, penalty, spiking, timeseries, tuning
 from targets._base import (
     KINDS,
@@ -16,6 +17,7 @@ from targets._base import (
     TargetOutcome,
     TargetUndefined,
     evaluate_target,
+    score_outcome,
     score_value,
 )
 
@@ -26,6 +28,7 @@ __all__ = [
     "TargetOutcome",
     "TargetUndefined",
     "evaluate_target",
+    "score_outcome",
     "score_value",
     "REGISTRY",
     "resolve_target_class",
@@ -54,7 +57,7 @@ def resolve_target_class(name: str) -> type[Target]:
         raise LookupError(f"a built-in target class ({known}) or 'module:Class', found {name!r}")
     module_name, _, attr = name.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure is a config error
         raise LookupError(
             f"an importable module in {name!r}, found {type(exc).__name__}: {exc}"

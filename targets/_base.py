@@ -40,7 +40,9 @@ __all__ = [
     "Target",
     "TargetOutcome",
     "TargetUndefined",
+    "score_outcome",
     "score_value",
+    "scoring_error",
 ]
 
 #: The scoring kinds a target can use.
@@ -232,11 +234,28 @@ def evaluate_target(
     except TargetUndefined as exc:
         return TargetOutcome(name, None, float(max_score), f"undefined: {exc}")
     except Exception as exc:  # noqa: BLE001 - a target must never kill an evaluation
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-        return TargetOutcome(
-            name, None, float(max_score), f"error: {type(exc).__name__}: {exc}{where}"
-        )
-    score, reason = score_value(value, kind, target_value, norm, max_score,
-                                allow_infinite=target.allows_infinite)
+        return TargetOutcome(name, None, float(max_score), scoring_error(exc))
+    return score_outcome(name, value, kind, target_value, norm, max_score,
+                         allow_infinite=target.allows_infinite)
+
+
+def scoring_error(exc: BaseException) -> str:
+    """The reason recorded for a target whose computation or scoring raised:
+    ``"scoring_error: TypeError: ... at tuning.py:123"`` (the traceback's last frame)."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+    return f"scoring_error: {type(exc).__name__}: {exc}{where}"
+
+
+def score_outcome(name: str, value: float | None, kind: str,
+                  target_value: float | Sequence[float], norm: float, max_score: float,
+                  allow_infinite: bool = False) -> TargetOutcome:
+    """:func:`score_value` as a :class:`TargetOutcome` that never raises: an exception (a
+    ``target_value`` of the wrong shape for ``kind``, say) scores ``max_score`` with a
+    ``scoring_error`` reason for this target alone."""
+    try:
+        score, reason = score_value(value, kind, target_value, norm, max_score,
+                                    allow_infinite=allow_infinite)
+    except Exception as exc:  # noqa: BLE001 - one target's bad scoring never kills the others
+        return TargetOutcome(name, value, float(max_score), scoring_error(exc))
     return TargetOutcome(name, value, score, reason)

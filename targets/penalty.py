@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
+from simtune_core.expression import FUNCTIONS, SafeExpression
 from targets._base import Target, TargetUndefined
-from targets._expression import FUNCTIONS, SafeExpression
 
 __all__ = ["FUNCTIONS", "ParameterExpression", "ParameterPenalty", "outside_distance", "TARGETS"]
 

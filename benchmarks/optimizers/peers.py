@@ -15,6 +15,13 @@ from typing import Any
 import numpy as np
 
 
+def _reasons(failed: Any) -> list[Any]:
+    """The problems' failure flags as simtune's reasons: a random crash of the job."""
+    from simtune_core.record import Reason
+
+    return [Reason.CRASHED if f else None for f in failed]
+
+
 class RandomSearch:
     def __init__(self, dim, seed, **_):
         self.rng = np.random.default_rng([seed, 99])
@@ -44,7 +51,7 @@ class Simtune:
         return np.array(self.opt.ask_batch(n))
 
     def tell(self, X, totals, failed, scores):
-        self.opt.tell_batch(list(X), list(totals), list(failed), [list(s) for s in scores])
+        self.opt.tell_batch(list(X), list(totals), _reasons(failed), [list(s) for s in scores])
 
 
 class SimtuneRestart(Simtune):
@@ -95,7 +102,7 @@ class SimtuneReEval(Simtune):
 
     def tell(self, X, totals, failed, scores):
         k = self._n_new
-        self.opt.tell_batch(list(X[:k]), list(totals[:k]), list(failed[:k]),
+        self.opt.tell_batch(list(X[:k]), list(totals[:k]), _reasons(failed[:k]),
                             [list(s) for s in scores[:k]])
         for x, t, f in zip(X, totals, failed):
             if not f:

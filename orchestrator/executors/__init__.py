@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.executors._base import Executor, JobInfo, JobState
+from orchestrator.executors.watcher import JobWatcher, Limits, WatchedTask
 
-__all__ = ["Executor", "JobInfo", "JobState", "make_executor"]
+__all__ = ["Executor", "JobInfo", "JobState", "JobWatcher", "Limits", "WatchedTask",
+           "make_executor"]
 
 
 def make_executor(kind: str, folder: Path, options: Any) -> Executor:

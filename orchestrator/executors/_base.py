@@ -1,8 +1,9 @@
 """Executor base: submit evaluation tasks, poll their states in bulk, cancel them.
 
-An executor runs ``evaluators.evaluate.run_task(task_path)`` for each task file. It never decides
-whether an evaluation succeeded: the controller takes an evaluation as finished only when its
-result file exists; the executor's :class:`JobState` explains the ones that end without one.
+An executor runs ``evaluators.worker.run_task(task_path)`` for each task file. It never decides
+whether an evaluation succeeded: the job watcher (:mod:`orchestrator.executors.watcher`) takes an
+evaluation as finished only when its result file exists; the executor's :class:`JobState` explains
+the ones that end without one.
 
 Backends fill three narrow hooks (:meth:`Executor._submit`, :meth:`Executor._poll`,
 :meth:`Executor._cancel`); the public methods do the bookkeeping.
@@ -92,6 +93,10 @@ class Executor(abc.ABC):
         """Cancel jobs (best effort; already finished jobs are ignored)."""
         if job_ids:
             self._cancel(list(job_ids))
+
+    def capacity(self) -> int | None:
+        """How many more jobs may be submitted now (None: no limit of the executor's own)."""
+        return None
 
     def close(self) -> None:
         """Release resources; jobs keep running (a resumed controller re-attaches)."""

@@ -55,13 +55,13 @@ class LocalExecutor(Executor):
         self._cancelled: set[str] = set()
         self._timed_out: set[str] = set()
 
-    def capacity(self) -> int:
+    def capacity(self) -> int | None:
         limit = self.options.max_parallel or os.cpu_count() or 1
         running = sum(1 for j in self._jobs.values() if j.state == "RUNNING")
         return max(limit - running, 0)
 
     def _submit(self, task_paths: list[Path], label: str) -> list[str]:
-        from evaluators.evaluate import run_task
+        from evaluators.worker import run_task
 
         ids = []
         for p in task_paths:
@@ -137,7 +137,7 @@ class DebugExecutor(Executor):
         self._n = 0
 
     def _submit(self, task_paths: list[Path], label: str) -> list[str]:
-        from evaluators.evaluate import run_task
+        from evaluators.worker import run_task
 
         ids = []
         for p in task_paths:

@@ -2,7 +2,7 @@
 
 Submission
     :meth:`SlurmExecutor._submit` sends the generation's task files as ONE job array
-    (``submitit`` ``map_array`` of :func:`evaluators.evaluate.run_task`); each array task runs
+    (``submitit`` ``map_array`` of :func:`evaluators.worker.run_task`); each array task runs
     it once in the batch step (no ``srun`` wrapper: an MPI simulator started by the ``command``
     evaluator with ``srun`` gets the whole allocation). Job ids are ``"<array>_<index>"`` in task
     order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
@@ -236,7 +236,7 @@ class SlurmExecutor(Executor):
 
     # -- submit ---------------------------------------------------------------------------------
     def _submit(self, task_paths: list[Path], label: str) -> list[str]:
-        from evaluators.evaluate import run_task
+        from evaluators.worker import run_task
 
         name = re.sub(r"[^A-Za-z0-9_.+-]", "_", label or "simtune")[:64] or "simtune"
         self._ex.update_parameters(job_name=name)
@@ -335,10 +335,10 @@ class SlurmExecutor(Executor):
             if jid not in jobs and jid.split("_", 1)[0] in whole:
                 jobs[jid] = whole[jid.split("_", 1)[0]]
         for jid, step in oom_steps.items():
-            info = jobs.get(jid)
-            if info is not None and info.state.is_finished():
-                jobs[jid] = JobInfo(JobState.OUT_OF_MEMORY, info.started_at, info.exit_code,
-                                    f"{info.detail}; step {step}: OUT_OF_MEMORY")
+            known = jobs.get(jid)
+            if known is not None and known.state.is_finished():
+                jobs[jid] = JobInfo(JobState.OUT_OF_MEMORY, known.started_at, known.exit_code,
+                                    f"{known.detail}; step {step}: OUT_OF_MEMORY")
         return jobs
 
     def _squeue(self, job_ids: list[str]) -> dict[str, JobInfo]:

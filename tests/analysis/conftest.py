@@ -7,7 +7,8 @@ whole analysis suite takes seconds:
   and a log parameter are in the space; ``keep_best: -1`` keeps every data store for triage);
 * ``live_run`` — stopped after 2 of 3 generations, generation 2 "in flight" (``inflight.json``,
   2 of 4 ``result.json`` files) and a torn last line in ``results.jsonl``;
-* ``failed_run`` — every evaluation raises (``misbehave`` with ``mode: exception``).
+* ``failed_run`` — every evaluation raises (``misbehave`` with ``mode: exception``): the run
+  stops after its first generation of 4.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ class _Stop(Exception):
 
 
 def make_run(folder: Path, raw: dict[str, Any], stop_after: int | None = None) -> Path:
-    """Run ``raw`` (a config mapping) into ``folder/run`` with the real controller."""
+    """Run ``raw`` (a config mapping) into ``folder/run`` with the real controller (a run whose
+    first generation all fails stops there, as the controller does)."""
     from orchestrator.config import load_config
-    from orchestrator.controller import Controller, create_run
+    from orchestrator.controller import Controller, RunFailed
+    from orchestrator.rundir import create_run
 
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / f"{raw['name']}.yaml"
@@ -80,7 +83,7 @@ def make_run(folder: Path, raw: dict[str, Any], stop_after: int | None = None) -
         ctl.on_generation = stop
     try:
         ctl.run()
-    except _Stop:
+    except (_Stop, RunFailed):
         pass
     return run_dir
 

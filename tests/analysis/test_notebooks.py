@@ -54,5 +54,5 @@ def test_triage_failed_run(failed_run: Path) -> None:
     nb = _execute("triage_datastores.ipynb", failed_run)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.outputs)
-    assert "8 failed evaluations" in text
+    assert "4 failed evaluations" in text  # the run stopped after its first generation
     assert "the model diverged (injected)" in text

@@ -67,10 +67,10 @@ def test_live_run(live_run: Path) -> None:
 
 def test_failed_only_run(failed_run: Path) -> None:
     data = load_run(failed_run)
-    assert len(data.results) == 8 and (data.results.status != "ok").all()
+    assert len(data.results) == 4 and (data.results.status != "ok").all()
     text = _check_report(write_report(failed_run))
     assert "no successful evaluation" in text
-    assert "| exception | 8 |" in text
+    assert "| exception | 4 |" in text
 
 
 def test_empty_run(finished_run: Path, copy_run) -> None:

@@ -153,17 +153,30 @@ def _task(tmp: Path, sim: Path, parameters: dict[str, float]) -> Path:
 
 def test_run_task_end_to_end(sim: Path, tmp_path: Path) -> None:
     rec = run_task(_task(tmp_path, sim, {"store": 1.0}))
-    assert rec["status"] == "ok", rec
-    assert rec["values"]["rate"] == pytest.approx(2.0)  # 4 spikes, 2 neurons, 1 s
-    assert rec["scores"]["rate"] == 0.0
+    assert rec.status == "ok", rec
+    assert rec.values["rate"] == pytest.approx(2.0)  # 4 spikes, 2 neurons, 1 s
+    assert rec.scores["rate"] == 0.0
+
+
+def test_own_timeout_is_recorded_as_timeout(sim: Path, tmp_path: Path) -> None:
+    """The command evaluator's timeout_s is a time limit like the scheduler's: reason timeout."""
+    path = _task(tmp_path, sim, {"sleep": 30.0})
+    task = json.loads(path.read_text())
+    task["evaluator"]["timeout_s"] = 0.5
+    path.write_text(json.dumps(task))
+    t0 = time.time()
+    rec = run_task(path)
+    assert time.time() - t0 < 20
+    assert rec is not None and rec.status == "failed" and rec.reason == "timeout", rec
+    assert "timeout_s=0.5" in rec.detail
 
 
 def test_run_task_records_simulator_failure(sim: Path, tmp_path: Path) -> None:
     rec = run_task(_task(tmp_path, sim, {"exit_code": 2.0}))
-    assert rec["status"] == "failed" and rec["reason"] == "exception"
-    assert "exit code 2" in rec["detail"]
+    assert rec.status == "failed" and rec.reason == "exception"
+    assert "exit code 2" in rec.detail
     rec2 = run_task(_task(tmp_path / "b", sim, {}))  # exits 0 without a store
-    assert rec2["reason"] == "no_datastore"
+    assert rec2.reason == "no_datastore"
 
 
 def test_registered_as_command_kind(sim: Path) -> None:

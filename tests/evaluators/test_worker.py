@@ -54,3 +54,30 @@ def test_exception_writes_a_failed_record(tmp_path: Path) -> None:
     on_disk = json.loads((task.parent / "result.json").read_text())
     assert rec is not None and on_disk["status"] == "failed" and on_disk["reason"] == "exception"
     assert on_disk["scores"] == {"r": 20.0} and "diverged" in on_disk["detail"]
+
+
+def test_a_target_that_raises_fails_alone(tmp_path: Path) -> None:
+    """An exception inside one target's computation or scoring is that target's
+    ``scoring_error`` (with the frame it came from); the evaluation and the other targets stand."""
+    from evaluators.evaluate import run_task
+
+    task = _task(tmp_path, {"kind": "python", "function": "tests.helpers.sims:rate_sheet"})
+    data = json.loads(task.read_text())
+    base = {"kind": "exact", "target_value": 1.0, "norm": 1.0, "max_score": 20,
+            "sheet_name": None, "options": {}}
+    data["targets"] += [
+        {**base, "name": "broken", "class": "tests.helpers.targets:Broken"},
+        # a range kind with a single number: scoring itself raises
+        {**base, "name": "misfit", "class": "SpontActivityTarget", "kind": "range",
+         "sheet_name": "exc"},
+    ]
+    task.write_text(json.dumps(data))
+    rec = run_task(task)
+    assert rec is not None and rec.status == "ok", rec
+    assert rec.values["r"] is not None and rec.scores["r"] < 20  # the good target is scored
+    why = rec.target_reasons["broken"]
+    assert why.startswith("scoring_error: ZeroDivisionError: the user's formula divided by zero")
+    assert "targets.py:" in why  # the traceback's last frame
+    assert rec.scores["broken"] == 20 and rec.values["broken"] is None
+    assert rec.target_reasons["misfit"].startswith("scoring_error: TypeError")
+    assert rec.scores["misfit"] == 20

@@ -58,9 +58,9 @@ def test_reference_mode(example, tmp_path: Path) -> None:
             "parameters": params, "seeds": [0, 1], "evaluator": cfg.evaluator.spec(),
             "targets": [t.spec() for t in fitted.targets]}
     rec = evaluate(task)
-    assert rec["status"] == "ok", rec
-    assert rec["total_score"] == pytest.approx(0.0, abs=1e-9)
+    assert rec.status == "ok", rec
+    assert rec.total_score == pytest.approx(0.0, abs=1e-9)
     for name, value in ref_values.items():
-        assert rec["values"][name] == pytest.approx(value, rel=1e-12)
-    assert set(rec["value_std"]) == set(ref_values)
-    assert rec["value_std"]["v_steady_hyper"] > 0  # the seeds differ: a real spread
+        assert rec.values[name] == pytest.approx(value, rel=1e-12)
+    assert set(rec.value_std) == set(ref_values)
+    assert rec.value_std["v_steady_hyper"] > 0  # the seeds differ: a real spread

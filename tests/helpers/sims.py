@@ -88,6 +88,16 @@ def misbehave(params: Mapping[str, float], out_dir: Path, seed: int, mode: str =
         with h5py.File(p, "a") as f:
             f["timeseries/signal/values"][3] = np.nan
         return p
+    if mode == "invalid":  # a writer bug: one spike offset too few (docs/datastore.md)
+        p = rate_sheet(params, out_dir, seed)
+        import h5py
+
+        with h5py.File(p, "a") as f:
+            g = f["segments/0/exc"]
+            offsets = g["spike_offsets"][()]
+            del g["spike_offsets"]
+            g["spike_offsets"] = offsets[:-1]
+        return p
     if mode == "explosion":
         p = rate_sheet(params, out_dir, seed)
         import h5py

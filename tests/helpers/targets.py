@@ -19,3 +19,12 @@ class SeriesMean(Target):
     def compute(self, store) -> float:
         _, values = store.timeseries(self.series)
         return float(np.mean(values))
+
+
+class Broken(Target):
+    """A target whose computation raises (a bug in a user's target class)."""
+
+    kind = "exact"
+
+    def compute(self, store) -> float:
+        raise ZeroDivisionError("the user's formula divided by zero")

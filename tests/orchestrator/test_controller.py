@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator import load_generations, load_results
 from orchestrator.cli import main
-from orchestrator.records import RESULT_FILE
+from simtune_core.record import RESULT_FILE
 
 
 def run_cli(*args: str) -> int:
@@ -118,3 +118,57 @@ def test_score_bad_datastore_is_a_clear_error(write_config, tmp_path: Path, caps
     assert main(["score", str(cfg), str(p)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("simtune: datastore:") and "Traceback" not in err
+
+
+BROKEN_MODEL = '''
+from pathlib import Path
+from tests.helpers.sims import rate_sheet
+
+FLAG = Path(__file__).with_name("broken")
+
+def simulate(params, out_dir, seed):
+    if FLAG.exists():
+        raise RuntimeError("the model is misconfigured: " + FLAG.read_text())
+    return rate_sheet(params, out_dir, seed, n=20, duration_ms=1000.0)
+'''
+
+
+def test_first_generation_that_all_fails_stops_and_resumes_after_the_fix(
+        write_config, tmp_path: Path, capsys) -> None:
+    (tmp_path / "model.py").write_text(BROKEN_MODEL)
+    (tmp_path / "broken").write_text("no such file params.yaml")
+    cfg = write_config(optimizer={"max_ngen": 3}, evaluator={"function": "model:simulate"})
+    run = tmp_path / "run"
+    assert run_cli("run", str(cfg), "--run-dir", str(run)) == 1
+    err = capsys.readouterr().err
+    assert "every evaluation of the first generation (4) failed with reason exception" in err
+    assert "the model is misconfigured: no such file params.yaml" in err
+    assert f"simtune resume {run.resolve()}" in err
+    df = load_results(run)
+    assert len(df) == 4 and (df.reason == "exception").all()  # recorded, only one generation
+    (tmp_path / "broken").unlink()  # the fix
+    assert run_cli("resume", str(run)) == 0
+    df = load_results(run)
+    assert list(df.groupby("generation").size()) == [4, 4, 4]
+    assert (df[df.generation > 0].status == "ok").all()
+    # nothing was told for the failed generation: its points are asked again
+    g0 = df[df.generation == 0][["param.a", "param.b", "param.c"]].to_numpy()
+    g1 = df[df.generation == 1][["param.a", "param.b", "param.c"]].to_numpy()
+    np.testing.assert_array_equal(g0, g1)
+
+
+def test_nothing_measured_in_the_first_generation_stops_the_run(write_config, tmp_path: Path,
+                                                                capsys) -> None:
+    # every target reads a sheet the model does not have: every value undefined
+    cfg = write_config(targets=[
+        {"class": "SpontActivityTarget", "target_value": [4.0, 5.0], "sheet_name": "inh",
+         "norm": 0.2},
+        {"class": "IrregularityTarget", "target_value": 1.0, "sheet_name": "inh", "norm": 0.1}])
+    assert run_cli("run", str(cfg), "--run-dir", str(tmp_path / "run")) == 1
+    captured = capsys.readouterr()
+    assert "every target of every evaluation of the first generation is undefined" in \
+        captured.err
+    # one warning per target, with the reason and where to look
+    warnings = [ln for ln in captured.out.splitlines() if "warning" in ln]
+    assert len(warnings) == 2 and all("simtune score" in w for w in warnings)
+    assert all("inh" in w for w in warnings)

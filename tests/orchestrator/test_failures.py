@@ -21,6 +21,7 @@ CASES = {
     "no_datastore": "no_datastore",
     "corrupt": "bad_datastore",
     "garbage": "bad_datastore",
+    "invalid": "invalid_datastore",
     "nan": "nan",
     "explosion": "explosion",
 }
@@ -57,5 +58,8 @@ def test_failure_reason(mode: str, write_config, tmp_path: Path) -> None:
     assert bad.detail.str.len().gt(0).all()
     if mode == "exception":
         assert bad.detail.str.contains("the model diverged").all()
+    if mode == "invalid":  # one line naming the dataset and the rule, never a traceback
+        assert bad.detail.str.startswith("segments/0/exc/spike_offsets: expected").all()
+        assert (bad.detail.str.count("\n") == 0).all()
     if mode == "sleep":
         assert (bad.runtime_s.dropna() < 60).all()

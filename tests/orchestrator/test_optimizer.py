@@ -16,6 +16,7 @@ from orchestrator.optimizer import (
     optimizer_from_state,
 )
 from orchestrator.pareto import pareto_front
+from simtune_core.record import Reason
 
 DIM, BATCH, M = 6, 10, 10.0  # M: max_score per target; DIM targets
 
@@ -47,7 +48,8 @@ def _run(opt, gens, fail=lambda g, i: False):
         sc = [_scores(x) for x in xs]
         failed = [fail(g, i) for i in range(BATCH)]
         totals = [DIM * M if f else float(s.sum()) for s, f in zip(sc, failed)]
-        opt.tell_batch(xs, totals, failed, [list(s) for s in sc])
+        opt.tell_batch(xs, totals, [Reason.CRASHED if f else None for f in failed],
+                       [list(s) for s in sc])
     return asked
 
 
@@ -71,8 +73,10 @@ def test_resume_from_state_mid_run_asks_the_same_points(tmp_path, kw):
     assert type(resumed) is type(opt)
     rest = _run(resumed, 5)
     assert all(np.array_equal(x, y) for x, y in zip(full, first + rest))
-    # CMAOptimizer.from_state (what the controller calls) restores NSGA-II states too
-    assert type(CMAOptimizer.from_state(blob)) is type(opt)
+    # each class restores only its own kind (the controller calls optimizer_from_state)
+    other = NSGA2Optimizer if isinstance(opt, CMAOptimizer) else CMAOptimizer
+    with pytest.raises(ValueError):
+        other.from_state(blob)
 
 
 @pytest.mark.parametrize("policy", ["impute", "penalize"])
@@ -88,11 +92,24 @@ def test_failures_do_not_stop_cma_or_blow_up_sigma(tmp_path, policy):
 
 
 def test_all_failed_batch_with_max_score_policy_is_still_told(tmp_path):
-    opt = _make(tmp_path, failure_policy="max_score", surrogate="none")
-    xs = opt.ask_batch(BATCH)
-    opt.tell_batch(xs, [DIM * M] * BATCH, [True] * BATCH)
-    assert opt.generation == BATCH // opt.popsize  # every CMA generation of the batch told
+    opt = _make(tmp_path, failure_policy="max_score", surrogate="none",
+                stop_on_convergence=True)
+    for _ in range(3):  # flat batches
+        xs = opt.ask_batch(BATCH)
+        opt.tell_batch(xs, [DIM * M] * BATCH, [Reason.CRASHED] * BATCH)
+    assert opt.generation == 3 * BATCH // opt.popsize  # every CMA generation of a batch told
     assert "tolflatfitness" not in opt.stop_reasons()
+
+
+def test_ignored_stop_criteria_never_end_the_run(tmp_path, monkeypatch):
+    """... and ignores it (and maxiter/maxfevals) even where pycma reports it."""
+    from orchestrator.optimizer import IGNORED_STOPS
+
+    assert {"tolflatfitness", "maxiter", "maxfevals"} <= IGNORED_STOPS
+    opt = _make(tmp_path, stop_on_convergence=True)
+    fired = {"tolflatfitness": 1, "maxiter": 100, "maxfevals": 1000, "tolx": 1e-11}
+    monkeypatch.setattr(opt.es, "stop", lambda: dict(fired))
+    assert opt.stop_reasons() == {"tolx": 1e-11}
 
 
 def _best_after(opt_or_none, evals, seed=0):
@@ -103,7 +120,7 @@ def _best_after(opt_or_none, evals, seed=0):
     for _ in range(evals // BATCH):
         xs = opt_or_none.ask_batch(BATCH)
         sc = [_scores(x) for x in xs]
-        opt_or_none.tell_batch(xs, [float(s.sum()) for s in sc], [False] * BATCH,
+        opt_or_none.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH,
                                [list(s) for s in sc])
         best = min(best, min(float(s.sum()) for s in sc))
     return best
@@ -160,7 +177,7 @@ def test_default_population_is_half_the_batch_and_a_batch_spans_two_cma_generati
     assert opt.generation == 0
     sc = [_scores(x) for x in xs]
     # the first CMA generation is told as soon as the batch is: two updates per batch
-    opt.tell_batch(xs, [float(s.sum()) for s in sc], [False] * BATCH, [list(s) for s in sc])
+    opt.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH, [list(s) for s in sc])
     assert opt.generation == 2
     # both halves were sampled from the initial distribution around x0, none repeated
     assert len({np.asarray(x).tobytes() for x in xs}) == BATCH
@@ -172,7 +189,7 @@ def test_population_larger_than_batch_spans_batches(tmp_path):
     for _ in range(7):  # 70 evaluations = 10 CMA generations of 7
         xs = opt.ask_batch(BATCH)
         sc = [_scores(x) for x in xs]
-        opt.tell_batch(xs, [float(s.sum()) for s in sc], [False] * BATCH, [list(s) for s in sc])
+        opt.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH, [list(s) for s in sc])
         gens.append(opt.generation)
     # a CMA generation is told only once all its points are: 10, 20, 30... evaluations -> 1, 2, 4
     assert gens == [(10 * (k + 1)) // 7 for k in range(7)]

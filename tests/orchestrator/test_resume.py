@@ -78,7 +78,7 @@ def test_kill9_mid_generation_then_resume(write_config, tmp_path: Path) -> None:
 
 
 def test_second_controller_refused(write_config, tmp_path: Path, capsys) -> None:
-    from orchestrator.checkpoint import RunLock
+    from orchestrator.rundir import RunLock
 
     cfg = write_config(optimizer={"max_ngen": 1})
     assert main(["run", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0

@@ -56,3 +56,34 @@ def test_chained_expressions_and_cycles() -> None:
 def test_complete_from_free_values() -> None:
     s = space(x=[0.0, 10.0], y=[0.0, 1.0], c=2.0, d="x + c")
     assert s.complete({"x": 4.0, "y": 0.5}) == {"x": 4.0, "y": 0.5, "c": 2.0, "d": 6.0}
+
+
+def test_expressions_do_bounded_work() -> None:
+    """An expression is user input: evaluating one is a handful of float operations, whatever it
+    says (Python's integers would compute 9**9**9 for minutes)."""
+    import time
+
+    t0 = time.process_time()
+    with pytest.raises(ValueError, match="OverflowError"):
+        SafeExpression("9 ** 9 ** 9").evaluate({})
+    with pytest.raises(ValueError, match="OverflowError"):
+        SafeExpression("floor(a) ** floor(a) ** 99").evaluate({"a": 1e300})
+    assert time.process_time() - t0 < 1.0  # a bound of work, not a timing: seconds -> hours
+    with pytest.raises(ValueError, match="nested at most"):
+        SafeExpression("(" * 200 + "a" + ")" * 200 + " + " + "-" * 300 + "a")
+    with pytest.raises(ValueError, match="at most 2000 characters"):
+        SafeExpression(" + ".join(["a"] * 1000))
+    assert SafeExpression("2 ** 10 + round(a)").evaluate({"a": 1.6}) == 1026.0
+
+
+def test_a_derived_parameter_that_cannot_be_evaluated_fails_validation(write_config,
+                                                                       capsys) -> None:
+    from orchestrator.cli import main
+
+    cfg = write_config(parameters={"a": [0.0, 1.0], "b": [0.0, 1.0], "d": "9 ** 9 ** 9 + a"})
+    assert main(["validate", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("simtune: parameters.d: expected an expression that can be evaluated "
+                          "at the centroid, found '9 ** 9 ** 9 + a' cannot be evaluated: "
+                          "OverflowError")

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from evaluators._io import atomic_write_bytes
 from orchestrator.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from orchestrator.results import ResultsWriter, load_results
+from simtune_core.io import atomic_write_bytes
+from simtune_core.record import EvaluationRecord
 
 
-def _rec(g: int, i: int, total: float = 1.0) -> dict:
-    return {"generation": g, "individual": i, "status": "ok", "reason": None,
-            "total_score": total, "parameters": {"a": 0.1 * i}, "values": {"t": 1.0},
-            "scores": {"t": total}, "eval_dir": f"/x/{g}/{i}"}
+def _rec(g: int, i: int, total: float = 1.0) -> EvaluationRecord:
+    return EvaluationRecord(generation=g, individual=i, status="ok", reason=None,
+                            total_score=total, parameters={"a": 0.1 * i}, values={"t": 1.0},
+                            scores={"t": total}, eval_dir=f"/x/{g}/{i}")
 
 
 def test_crash_during_checkpoint_write_keeps_previous(tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_crash_during_checkpoint_write_keeps_previous(tmp_path: Path) -> None:
     code = f"""
 import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-import evaluators._io as io
+import simtune_core.io as io
 real_fsync = os.fsync
 def dying_fsync(fd):
     os.kill(os.getpid(), signal.SIGKILL)   # after the bytes are written, before the rename
@@ -63,7 +64,7 @@ def test_torn_results_line_is_skipped_and_appends_continue(tmp_path: Path) -> No
     w = ResultsWriter(tmp_path)
     assert w.append([_rec(0, 0), _rec(0, 1)]) == 2
     with open(tmp_path / "results.jsonl", "ab") as fh:  # a crash mid-append
-        fh.write(json.dumps(_rec(1, 0)).encode()[:25])
+        fh.write(json.dumps(_rec(1, 0).to_json()).encode()[:25])
     df = load_results(tmp_path)
     assert list(df.individual) == [0, 1]
     w2 = ResultsWriter(tmp_path)  # a resumed controller

@@ -111,8 +111,8 @@ CASES: list[tuple[str, Any, str]] = [
     ("target-unknown-option", _target(0, smoothing=3), "targets[0].smoothing: expected one of the keys"),
     ("target-sheet-missing", _target(0, sheet_name=DELETE), "targets[0].sheet_name: expected a sheet"),
     ("target-duplicate-name", deep_update(BASE_CONFIG, {"targets": [
-        {"class": "SpontActivityTarget", "target_value": 1, "sheet_name": "exc", "norm": 1,
-         "name": "x"},
+        {"class": "SpontActivityTarget", "target_value": [1, 2], "sheet_name": "exc",
+         "norm": 1, "name": "x"},
         {"class": "IrregularityTarget", "target_value": 1, "sheet_name": "exc", "norm": 1,
          "name": "x"}]}), "targets[1].name: expected a name no other target has"),
     ("negative-offspring", deep_update(BASE_CONFIG, {"optimizer": {"offspring_size": -4}}),
@@ -156,6 +156,20 @@ CASES: list[tuple[str, Any, str]] = [
     ("name-slash", {**BASE_CONFIG, "name": "../evil"}, "name: expected a non-empty name"),
     ("reference-unknown-param", {**BASE_CONFIG, "reference": {"parameters": {"zz": 1.0}}},
      "reference.parameters.zz: expected a parameter name"),
+    # passed validation, then failed every evaluation while scoring (a range needs [lo, hi])
+    ("range-class-single-number", deep_update(BASE_CONFIG, {"targets": [
+        {"class": "ParameterExpression", "expression": "a", "target_value": 0.3, "norm": 0.1}]}),
+     ("targets[0].target_value: expected [low, high] for ParameterExpression's default kind "
+      "range (or give another kind: exact, at_least, at_most), found 0.3")),
+    ("range-kind-single-number", deep_update(BASE_CONFIG, {"targets": [
+        {"class": "IrregularityTarget", "kind": "range", "target_value": 1.0,
+         "sheet_name": "exc", "norm": 0.1}]}),
+     "targets[0].target_value: expected [low, high] for kind: range"),
+    ("derived-overflow", deep_update(BASE_CONFIG, {"parameters": {"d": "9 ** 9 ** 9"}}),
+     "parameters.d: expected an expression that can be evaluated at the centroid"),
+    ("cma-option-bad-value", deep_update(BASE_CONFIG, {"optimizer": {
+        "cma_options": {"tolx": "abc"}}}),
+     "optimizer.cma_options.tolx: expected a value pycma accepts, found 'abc'"),
 ]
 
 

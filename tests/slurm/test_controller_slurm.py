@@ -98,13 +98,15 @@ def test_job_faults_each_recorded_while_the_run_goes_on(tmp_path: Path) -> None:
     assert (g0[g0.status == "failed"].total_score == 40.0).all()
 
 
-def test_never_started_is_cancelled_and_recorded(tmp_path: Path) -> None:
+def test_never_started_is_cancelled_and_recorded(tmp_path: Path, capsys) -> None:
     # the partition "maint" is down: SLURM keeps the jobs pending forever
     cfg = _cfg(tmp_path, optimizer={"offspring_size": 3, "max_ngen": 1},
                executor={"pending_limit_s": 4, "slurm": {"partition": "maint"}})
     t0 = time.time()
-    assert main(["run", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    # every evaluation of the first generation failed for one reason: the run stops (exit 1)
+    assert main(["run", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 1
     assert time.time() - t0 < 120
+    assert "failed with reason never_started" in capsys.readouterr().err
     df = load_results(tmp_path / "run")
     assert list(df.reason) == ["never_started"] * 3
     assert df.detail.str.contains("pending limit").all()

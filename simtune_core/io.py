@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from evaluators._faults import failpoint
+from simtune_core.faults import failpoint
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "read_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o640) -> None:
@@ -38,11 +38,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o
         os.close(dfd)
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o640) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (NumPy scalars and arrays, paths allowed)."""
     atomic_write_bytes(path, json.dumps(obj, indent=1, default=_default).encode())
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON value in ``path``."""
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 

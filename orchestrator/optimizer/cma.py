@@ -1,4 +1,4 @@
-"""Optimizers over the unit cube of the free parameters, driven by batched ask/tell.
+"""CMA-ES over the unit cube of the free parameters, driven by batched ask/tell.
 
 ``algorithm: cma`` (the default) is pycma's CMA-ES used as it is -- ``CMAEvolutionStrategy`` with
 ``bounds=[0, 1]`` (its own boundary handling), ``seed`` set, its files under the run directory, its
@@ -21,23 +21,15 @@ sometimes failing, noisy simulations (see docs/optimizer.md for the measurements
   ranked behind them in the model's order.
 * **restarts** (``restarts``, off by default): IPOP-CMA-ES -- when pycma's own stop criteria
   fire, a new CMA-ES from a uniform random point with ``incpopsize`` times the population.
-* **failures** (``failure_policy``): ``impute`` (default) -- a crashed evaluation (``failed``)
-  carries no information about the landscape, so CMA is told the model's prediction for it (the
-  median of the batch's successful values before a model exists); an evaluation whose every target
-  is capped (a runaway) *is* information and is told as ``total_max_score + ||x - m||`` (distance
-  to the mean in the unit cube), which keeps a block of capped values from tripping pycma's
-  flat-fitness stop and from blowing up the step size. ``penalize`` treats crashes like runaways;
-  ``max_score`` tells the raw capped total (the mozaik behaviour). Failed and capped evaluations
-  are never used to fit the surrogate.
+* **failures**: :mod:`orchestrator.optimizer.failure` decides what a runaway and a crash are told
+  (``failure_policy``); failed and capped evaluations never fit the surrogate.
 * **stopping**: the run ends at ``max_ngen``; pycma's own criteria (tolx, tolfun, ...) end it only
   with ``stop_on_convergence: true``.
 
-``algorithm: nsga2`` is DEAP's NSGA-II with every target an objective (:class:`NSGA2Optimizer`).
-
 Randomness: pycma samples from NumPy's global random state (seeded by the ``seed`` option), so the
 state saved by :meth:`CMAOptimizer.state` includes it; the model's candidates and restart points
-come from generators seeded by (seed, generation); NSGA-II keeps its own ``random.Random``
-state. Restoring a state makes a resumed run ask exactly the points the uninterrupted run asks.
+come from generators seeded by (seed, generation). Restoring a state makes a resumed run ask
+exactly the points the uninterrupted run asks.
 """
 
 from __future__ import annotations
@@ -45,7 +37,6 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-import random
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -54,15 +45,16 @@ import cma
 import cma.fitness_models
 import numpy as np
 
+from orchestrator.optimizer.failure import FAILURE_POLICIES, Kind, impute, kind_of, runaway_value
+from simtune_core.record import Reason
+
 log = logging.getLogger("simtune.optimizer")
 
-__all__ = ["CMAOptimizer", "NSGA2Optimizer", "IGNORED_STOPS", "make_optimizer",
-           "optimizer_from_state"]
+__all__ = ["CMAOptimizer", "IGNORED_STOPS", "SURROGATES"]
 
 #: pycma stop reasons never honoured (handled by the failure policy or by max_ngen)
 IGNORED_STOPS = frozenset({"tolflatfitness", "maxiter", "maxfevals"})
 
-FAILURE_POLICIES = ("impute", "penalize", "max_score")
 #: samples from the search distribution the model picks its candidate from (no PD Hessian)
 MODEL_CANDIDATES = 1000
 SURROGATES = ("lq", "none")
@@ -127,10 +119,10 @@ class CMAOptimizer:
         })
         opts = cma.CMAOptions()
         opts.set(given)
-        x0 = np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
-        if x0.size == 1:  # pycma refuses 1-D problems; a dummy coordinate keeps one working
+        start = np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
+        if start.size == 1:  # pycma refuses 1-D problems; a dummy coordinate keeps one working
             raise ValueError("CMA-ES needs at least 2 free parameters; add one or use bounds")
-        self.es = cma.CMAEvolutionStrategy(x0, float(sigma), opts)
+        self.es = cma.CMAEvolutionStrategy(start, float(sigma), opts)
         self._cma_opts = given  # for restarts (plain values: no bound RNG methods to pickle)
         self._sigma0 = float(sigma)
         self.restarts_left = int(restarts)
@@ -164,6 +156,11 @@ class CMAOptimizer:
     def _model_ready(self) -> bool:
         return self.model is not None and self.model.size >= self.dim + 2
 
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        """The surrogate's predictions for the rows of ``X`` (call only when it is ready)."""
+        assert self.model is not None
+        return np.asarray(self.model.evalpop(X), dtype=np.float64)
+
     def ask(self) -> list[np.ndarray]:
         """One batch of ``popsize`` points (no pre-screening)."""
         return self.ask_batch(self.popsize)
@@ -183,7 +180,7 @@ class CMAOptimizer:
         if self.screen and n < self.popsize:
             X = self._draw()
             if self._model_ready():
-                pred = np.asarray(self.model.evalpop(X), dtype=float)
+                pred = self._predict(X)
                 chosen = np.argsort(pred, kind="stable")[:n]
             else:
                 chosen = np.arange(n)
@@ -226,53 +223,45 @@ class CMAOptimizer:
         self.es.tell(list(X), list(F))
         self._told_since_ask = True
 
-    def _capped(self, total: float) -> bool:
-        return not math.isfinite(total) or total >= self.total_max_score
-
-    def fitness(self, x: np.ndarray, total: float, failed: bool) -> float:
-        """The value told to CMA for one evaluation, ``impute`` aside (module docstring)."""
-        capped = failed or self._capped(total)
-        if not capped or self.failure_policy == "max_score":
+    def fitness(self, x: np.ndarray, total: float, reason: Reason | None) -> float:
+        """The value told to CMA for one evaluation, ``impute`` aside (:mod:`.failure`)."""
+        kind = kind_of(total, reason, self.total_max_score)
+        if kind is Kind.OK or self.failure_policy == "max_score":
             return float(total) if math.isfinite(total) else self.total_max_score
-        return self.total_max_score + float(np.linalg.norm(np.asarray(x) - self.mean))
+        return runaway_value(x, self.mean, self.total_max_score)
 
     def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
-                   failed: Sequence[bool],
+                   reasons: Sequence[Reason | None],
                    scores: Sequence[Sequence[float]] | None = None) -> list[float]:
         """Tell the results of the batch from :meth:`ask_batch` (same order).
 
+        ``reasons`` holds each evaluation's failure reason (``None`` if it is ok): runaways and
+        crashes are told as the failure policy says (:mod:`orchestrator.optimizer.failure`).
         ``scores`` (per-target scores, same order) feed the surrogate: it models the sum of their
         squares, which is smoother than the capped total.
         Returns the fitness values told for the evaluated points.
         """
         xs = [np.asarray(x, dtype=float) for x in xs]
         totals = [float(t) for t in totals]
-        failed = [bool(f) for f in failed]
+        kinds = [kind_of(t, r, self.total_max_score) for t, r in zip(totals, reasons)]
         # the surrogate learns from the successful, uncapped evaluations only; it models the sum
         # of squared target scores (smooth where the targets' values are; the capped sum |t-v|/n
         # is a cone a quadratic fits badly), or the squared total without per-target scores
         ys = [_model_value(t, None if scores is None else scores[i]) for i, t in enumerate(totals)]
-        good = [not f and not self._capped(t) for t, f in zip(totals, failed)]
+        ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
         if self.model is not None:
-            for x, y, g in zip(xs, ys, good):
-                if g:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        self.model.add_data_row(x, y)
-        fit = [self.fitness(x, t, f) for x, t, f in zip(xs, totals, failed)]
-        if self.failure_policy == "impute" and any(failed):
-            ok = [i for i, g in enumerate(good) if g]
-            for i, f in enumerate(failed):
-                if not f or not ok:
-                    continue
-                if self._model_ready() and len(ok) >= 2:
-                    # the model's prediction, mapped onto the batch's totals by rank
-                    pred = np.asarray(self.model.evalpop([xs[j] for j in ok] + [xs[i]]))
-                    order = np.argsort(pred[:-1], kind="stable")
-                    fit[i] = float(np.interp(pred[-1], pred[:-1][order],
-                                             np.sort([totals[j] for j in ok])))
-                else:
-                    fit[i] = float(np.median([totals[j] for j in ok]))
+            for i in ok:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.model.add_data_row(xs[i], ys[i])
+        fit = [self.fitness(x, t, r) for x, t, r in zip(xs, totals, reasons)]
+        if self.failure_policy == "impute":
+            model = self.model if self._model_ready() else None
+            for i, k in enumerate(kinds):
+                if k is Kind.CRASH:
+                    value = impute(model, xs, totals, ok, i)
+                    if value is not None:
+                        fit[i] = value
         self._injected = False  # the model has new data: its next candidate is a new point
         batch, self._batch = self._batch, None
         pend, self._pending = self._pending, None
@@ -324,17 +313,12 @@ class CMAOptimizer:
         rest = np.setdiff1d(np.arange(len(X)), chosen)
         if len(rest):
             if self._model_ready():
-                pred = np.asarray(self.model.evalpop(X[rest]), dtype=float)
+                pred = self._predict(X[rest])
                 ranks = np.argsort(np.argsort(pred, kind="stable"), kind="stable")
             else:
                 ranks = np.arange(len(rest))
             F[rest] = max(F[chosen].max(), self.total_max_score) + 1.0 + ranks
         self._tell_es(X, F)
-
-    def tell(self, xs: Sequence[np.ndarray], totals: Sequence[float],
-             failed: Sequence[bool]) -> list[float]:
-        """Alias of :meth:`tell_batch` (older name)."""
-        return self.tell_batch(xs, totals, failed)
 
     def _inject(self) -> None:
         """Offer the full quadratic model's minimiser (clipped to the box) to the next ask.
@@ -401,7 +385,7 @@ class CMAOptimizer:
     def from_state(cls, blob: bytes) -> CMAOptimizer:
         d = pickle.loads(blob)
         if d.pop("kind", "cma") != "cma":
-            return optimizer_from_state(blob)  # type: ignore[return-value]
+            raise ValueError(f"not a CMA-ES state (kind {d.get('kind')!r})")
         self = cls.__new__(cls)
         self.__dict__.update(_STATE_DEFAULTS)
         np.random.set_state(d.pop("np_random"))
@@ -425,226 +409,3 @@ def _model_value(total: float, scores: Sequence[float] | None) -> float:
     if scores is not None and len(scores):
         return float(np.sum(np.square(np.asarray(scores, dtype=float))))
     return float(total) ** 2
-
-
-# -- NSGA-II ---------------------------------------------------------------------------------------
-class NSGA2Optimizer:
-    """DEAP's NSGA-II (``selNSGA2``, SBX crossover, polynomial mutation) in ``[0, 1]^dim``, every
-    target score an objective (minimised). A generation is one batch: the offspring of the current
-    parents; ``tell_batch`` merges them with the parents and keeps the best ``popsize`` by
-    non-domination rank and crowding distance. Needs ``scores`` (per-target) in ``tell_batch``;
-    without them the single objective is the total.
-    """
-
-    def __init__(self, x0: Sequence[float], sigma: float, popsize: int, seed: int,
-                 total_max_score: float, n_targets: int | None = None, eta_crossover: float = 20.0,
-                 eta_mutation: float = 20.0, cx_prob: float = 0.9) -> None:
-        self.x0 = np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
-        self.dim = int(self.x0.size)
-        self.popsize_ = int(popsize)
-        self.init_sigma = float(sigma)
-        self.total_max_score = float(total_max_score)
-        self.n_targets = n_targets
-        self.eta_c, self.eta_m, self.cx_prob = float(eta_crossover), float(eta_mutation), cx_prob
-        self._rng_state = random.Random(int(seed) if seed else 1234567).getstate()
-        self.parents: list[tuple[np.ndarray, np.ndarray]] = []  # (x, objectives)
-        self._pending: list[np.ndarray] | None = None
-        self.generation = 0
-
-    @property
-    def popsize(self) -> int:
-        return self.popsize_
-
-    def _with_rng(self, fn: Any) -> Any:
-        old = random.getstate()
-        random.setstate(self._rng_state)
-        try:
-            return fn()
-        finally:
-            self._rng_state = random.getstate()
-            random.setstate(old)
-
-    def ask_batch(self, n: int) -> list[np.ndarray]:
-        if self._pending is not None:
-            raise RuntimeError("ask_batch called twice without tell_batch")
-        self._pending = self._with_rng(lambda: self._offspring(n))
-        return [x.copy() for x in self._pending]
-
-    def _offspring(self, n: int) -> list[np.ndarray]:
-        from deap import tools
-
-        if not self.parents:  # first generation: x0 and a spread around it (sigma of the box)
-            out = [self.x0.copy()]
-            while len(out) < n:
-                out.append(np.array([min(1.0, max(0.0, random.gauss(v, self.init_sigma)))
-                                     for v in self.x0]))
-            return out
-        ranks, crowd = self._rank_crowding([f for _, f in self.parents])
-
-        def tournament() -> np.ndarray:
-            i, j = random.randrange(len(self.parents)), random.randrange(len(self.parents))
-            better = i if (ranks[i], -crowd[i]) <= (ranks[j], -crowd[j]) else j
-            return self.parents[better][0]
-
-        out: list[np.ndarray] = []
-        while len(out) < n:
-            a, b = list(tournament()), list(tournament())
-            if random.random() < self.cx_prob:
-                a, b = tools.cxSimulatedBinaryBounded(a, b, self.eta_c, 0.0, 1.0)
-            for c in (a, b):
-                (c,) = tools.mutPolynomialBounded(c, self.eta_m, 0.0, 1.0, 1.0 / self.dim)
-                out.append(np.clip(np.asarray(c, dtype=float), 0.0, 1.0))
-        return out[:n]
-
-    @staticmethod
-    def _rank_crowding(objs: Sequence[np.ndarray]) -> tuple[list[int], list[float]]:
-        from deap import base, creator, tools
-
-        if not hasattr(creator, "SimtuneNSGA2Fit"):
-            creator.create("SimtuneNSGA2Fit", base.Fitness, weights=(-1.0,))
-        inds = []
-        for k, f in enumerate(objs):
-            ind = _Ind(k)
-            ind.fitness = _fitness(f)
-            inds.append(ind)
-        fronts = tools.sortNondominated(inds, len(inds))
-        ranks, crowd = [0] * len(inds), [0.0] * len(inds)
-        for r, front in enumerate(fronts):
-            tools.emo.assignCrowdingDist(front)
-            for ind in front:
-                ranks[ind.k] = r
-                crowd[ind.k] = float(ind.fitness.crowding_dist)
-        return ranks, crowd
-
-    def _objectives(self, total: float, failed: bool, sc: Sequence[float] | None) -> np.ndarray:
-        if sc is None:
-            return np.array([self.total_max_score if failed or not math.isfinite(total)
-                             else float(total)])
-        sc = np.asarray(sc, dtype=float)
-        if failed or not np.all(np.isfinite(sc)):
-            per = self.total_max_score / max(1, len(sc))
-            return np.full(len(sc), per)
-        return sc
-
-    def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
-                   failed: Sequence[bool],
-                   scores: Sequence[Sequence[float]] | None = None) -> None:
-        from deap import tools
-
-        objs = [self._objectives(t, f, None if scores is None else scores[i])
-                for i, (t, f) in enumerate(zip(totals, failed))]
-        pool = self.parents + [(np.asarray(x, dtype=float), o) for x, o in zip(xs, objs)]
-        inds = []
-        for k, (_, f) in enumerate(pool):
-            ind = _Ind(k)
-            ind.fitness = _fitness(f)
-            inds.append(ind)
-        keep = tools.selNSGA2(inds, min(self.popsize_, len(inds)))
-        self.parents = [pool[ind.k] for ind in sorted(keep, key=lambda i: i.k)]
-        self._pending = None
-        self.generation += 1
-
-    def front(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The parents on the first non-dominated front: (x, objectives) pairs."""
-        if not self.parents:
-            return []
-        ranks, _ = self._rank_crowding([f for _, f in self.parents])
-        return [p for p, r in zip(self.parents, ranks) if r == 0]
-
-    @property
-    def _X(self) -> np.ndarray:
-        return np.array([x for x, _ in self.parents]) if self.parents else self.x0[None, :]
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self._X.mean(axis=0)
-
-    @property
-    def covariance(self) -> np.ndarray:
-        X = self._X
-        if len(X) < 2:
-            return np.eye(self.dim) * self.init_sigma**2
-        return np.atleast_2d(np.cov(X, rowvar=False))
-
-    @property
-    def sigma(self) -> float:
-        return float(math.sqrt(max(0.0, float(np.mean(np.diag(self.covariance))))))
-
-    def stop_reasons(self) -> dict[str, Any]:
-        return {}
-
-    def state(self) -> bytes:
-        d = dict(self.__dict__)
-        d["kind"] = "nsga2"
-        return pickle.dumps(d)
-
-    @classmethod
-    def from_state(cls, blob: bytes) -> NSGA2Optimizer:
-        d = pickle.loads(blob)
-        d.pop("kind", None)
-        self = cls.__new__(cls)
-        self.__dict__.update(d)
-        return self
-
-
-class _Ind:
-    """A minimal DEAP individual: an index into the pool and a fitness."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-        self.fitness: Any = None
-
-    def __len__(self) -> int:  # pragma: no cover - DEAP never needs the genome here
-        return 0
-
-
-_FIT_CLASSES: dict[int, Any] = {}
-
-
-def _fitness(values: np.ndarray) -> Any:
-    from deap import base
-
-    n = len(values)
-    if n not in _FIT_CLASSES:
-        _FIT_CLASSES[n] = type(f"_SimtuneFit{n}", (base.Fitness,), {"weights": (-1.0,) * n})
-    f = _FIT_CLASSES[n]()
-    f.values = tuple(float(v) for v in values)
-    return f
-
-
-# -- construction from the config ------------------------------------------------------------------
-def make_optimizer(oc: Any, x0: Sequence[float], total_max_score: float, log_dir: Path,
-                   n_targets: int | None = None) -> CMAOptimizer | NSGA2Optimizer:
-    """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes."""
-    algorithm = oc.algorithm
-    batch = int(oc.offspring_size)
-    if algorithm == "nsga2":
-        return NSGA2Optimizer(x0, oc.sigma, oc.popsize or batch, oc.seed, total_max_score,
-                              n_targets)
-    surrogate = oc.surrogate
-    screen = surrogate == "lq" and oc.screen_factor > 1
-    if oc.popsize:
-        popsize = int(oc.popsize)
-    elif screen:
-        popsize = max(batch + 1, int(round(oc.screen_factor * batch)))
-    else:
-        popsize = default_popsize(batch)
-    return CMAOptimizer(x0, oc.sigma, popsize, oc.seed, total_max_score, log_dir,
-                        oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
-                        surrogate=surrogate, inject_model_optimum=oc.inject_model_optimum,
-                        screen=screen, restarts=oc.restarts, incpopsize=oc.incpopsize)
-
-
-def default_popsize(batch: int) -> int:
-    """The CMA population when ``optimizer.popsize`` is null and nothing is pre-screened: half
-    the batch (two CMA generations per batch; measured against one, docs/optimizer.md), the
-    whole batch below 8, and never below 4 (a small batch then spans CMA generations)."""
-    return batch // 2 if batch >= 8 else max(batch, 4)
-
-
-def optimizer_from_state(blob: bytes) -> CMAOptimizer | NSGA2Optimizer:
-    """Restore whichever optimizer wrote ``blob``."""
-    kind = pickle.loads(blob).get("kind", "cma")
-    if kind == "nsga2":
-        return NSGA2Optimizer.from_state(blob)
-    return CMAOptimizer.from_state(blob)

@@ -1,0 +1,56 @@
+"""Optimizers over the unit cube of the free parameters (``optimizer.algorithm``).
+
+* :mod:`.cma` -- pycma's CMA-ES with the lq surrogate, pre-screening and IPOP restarts (default);
+* :mod:`.nsga2` -- DEAP's NSGA-II, every target an objective;
+* :mod:`.failure` -- what a failed evaluation is told (``failure_policy``);
+* :mod:`._base` -- the :class:`Optimizer` protocol the controller drives.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Sequence
+
+from orchestrator.optimizer._base import Optimizer
+from orchestrator.optimizer.cma import IGNORED_STOPS, CMAOptimizer
+from orchestrator.optimizer.failure import FAILURE_POLICIES
+from orchestrator.optimizer.nsga2 import NSGA2Optimizer
+
+__all__ = ["FAILURE_POLICIES", "IGNORED_STOPS", "CMAOptimizer", "NSGA2Optimizer", "Optimizer",
+           "default_popsize", "make_optimizer", "optimizer_from_state"]
+
+
+def default_popsize(batch: int) -> int:
+    """The CMA population when ``optimizer.popsize`` is null and nothing is pre-screened: half
+    the batch (two CMA generations per batch; measured against one, docs/optimizer.md), the
+    whole batch below 8, and never below 4 (a small batch then spans CMA generations)."""
+    return batch // 2 if batch >= 8 else max(batch, 4)
+
+
+def make_optimizer(oc: Any, x0: Sequence[float], total_max_score: float, log_dir: Path,
+                   n_targets: int | None = None) -> Optimizer:
+    """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes."""
+    batch = int(oc.offspring_size)
+    if oc.algorithm == "nsga2":
+        return NSGA2Optimizer(x0, oc.sigma, oc.popsize or batch, oc.seed, total_max_score,
+                              n_targets)
+    screen = oc.surrogate == "lq" and oc.screen_factor > 1
+    if oc.popsize:
+        popsize = int(oc.popsize)
+    elif screen:
+        popsize = max(batch + 1, int(round(oc.screen_factor * batch)))
+    else:
+        popsize = default_popsize(batch)
+    return CMAOptimizer(x0, oc.sigma, popsize, oc.seed, total_max_score, log_dir,
+                        oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
+                        surrogate=oc.surrogate, inject_model_optimum=oc.inject_model_optimum,
+                        screen=screen, restarts=oc.restarts, incpopsize=oc.incpopsize)
+
+
+def optimizer_from_state(blob: bytes) -> Optimizer:
+    """Restore whichever optimizer wrote ``blob``."""
+    kind = pickle.loads(blob).get("kind", "cma")
+    if kind == "nsga2":
+        return NSGA2Optimizer.from_state(blob)
+    return CMAOptimizer.from_state(blob)
