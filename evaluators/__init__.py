@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from evaluators._base import DATASTORE_NAME, EvaluationTimeout, Evaluator
+from evaluators._base import DATASTORE_NAME, EvaluationTimeout, Evaluator, EvaluatorError
 
-__all__ = ["DATASTORE_NAME", "EVALUATORS", "EvaluationTimeout", "Evaluator", "build_evaluator",
-           "evaluator_class"]
+__all__ = ["DATASTORE_NAME", "EVALUATORS", "EvaluationTimeout", "Evaluator", "EvaluatorError",
+           "build_evaluator", "evaluator_class"]
 
 #: evaluator kind -> "module:Class"
 EVALUATORS: dict[str, str] = {

@@ -12,7 +12,7 @@ import abc
 from pathlib import Path
 from typing import ClassVar, Mapping
 
-__all__ = ["DATASTORE_NAME", "EvaluationTimeout", "Evaluator"]
+__all__ = ["DATASTORE_NAME", "EvaluationTimeout", "Evaluator", "EvaluatorError"]
 
 #: where an evaluator writes its data store inside the evaluation directory, by default
 DATASTORE_NAME = "datastore.h5"
@@ -22,6 +22,12 @@ class EvaluationTimeout(TimeoutError):
     """An evaluator's own time limit was reached (e.g. the command evaluator's ``timeout_s``);
     the worker records the evaluation as ``timeout``. A plain :class:`TimeoutError` raised by a
     simulator (a socket, a lock) stays an ``exception``."""
+
+
+class EvaluatorError(Exception):
+    """An evaluator broke its contract (a python function returned something it must not: an
+    unknown key, an array where a number belongs); the worker records ``evaluator_error`` with
+    this one-line message, which names what was wrong."""
 
 
 class Evaluator(abc.ABC):

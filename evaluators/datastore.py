@@ -16,6 +16,8 @@ The layout (documented for writers in other languages in ``docs/datastore.md``):
     /segments/<k>/<sheet>/signals/<name> float64 [m, T] (gsyn_exc, gsyn_inh, v, ...)
                               attrs: dt_ms; dataset ``<name>_ids`` beside it: int64 [m] neuron ids
     /timeseries/<name>/times, values     float64 [T] free-form series (e.g. a dipole)
+    /values/<name>                       float64 scalar: a number the model computed itself
+                                         (a feature, a loss term), read by ``ValueTarget``
 
 Reading is lazy: :class:`DataStore` opens the file with h5py and reads only the datasets a target
 asks for, so scoring a 1 GB store does not load 1 GB. Writing goes to a temporary file that is
@@ -32,6 +34,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import h5py
 import numpy as np
+
+from simtune_core.io import commit_file
 
 __all__ = [
     "FORMAT",
@@ -260,16 +264,17 @@ class DataStoreWriter:
         g.create_dataset("times", data=np.asarray(times, dtype=np.float64))
         g.create_dataset("values", data=np.asarray(values, dtype=np.float64))
 
+    def add_value(self, name: str, value: float) -> None:
+        """Store one number the model computed itself (``/values/<name>``; ``ValueTarget``)."""
+        if "values" not in self._file:
+            self._file.create_group("values")
+        self._file["values"].create_dataset(name, data=np.float64(value))
+
     def close(self) -> Path:
         """Flush, fsync and move the file into place; returns its path."""
         self._file.flush()
         self._file.close()
-        fd = os.open(self._tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp, self.path)
+        commit_file(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -418,6 +423,17 @@ class DataStore:
         except KeyError:
             have = list(self._file["timeseries"].keys()) if "timeseries" in self._file else []
             raise DataStoreError(f"no time series {name!r}; have {have}") from None
+
+    def value_names(self) -> list[str]:
+        """The names of the numbers stored under ``/values``."""
+        return list(self._file["values"].keys()) if "values" in self._file else []
+
+    def value(self, name: str) -> float:
+        """The number stored as ``/values/<name>``."""
+        try:
+            return float(np.asarray(self._file["values"][name][()]).reshape(-1)[0])
+        except KeyError:
+            raise DataStoreError(f"no value {name!r}; have {self.value_names()}") from None
 
     # -- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:

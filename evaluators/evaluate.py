@@ -35,7 +35,7 @@ import numpy as np
 
 import targets as targets_pkg
 from evaluators import DATASTORE_NAME, build_evaluator
-from evaluators._base import EvaluationTimeout
+from evaluators._base import EvaluationTimeout, EvaluatorError
 from evaluators.datastore import DataStore, DataStoreError
 from evaluators.store_check import InvalidDataStore, check_store
 from simtune_core.io import atomic_write_json, read_json
@@ -90,6 +90,8 @@ def _one_seed(task: Mapping[str, Any], built: Any, seed: int
         path = evaluator.run(task["parameters"], run_dir, seed)
     except EvaluationTimeout as exc:  # the evaluator's own limit (command: timeout_s)
         return Reason.TIMEOUT, str(exc), None
+    except EvaluatorError as exc:  # a broken contract: the message names what is wrong
+        return Reason.EVALUATOR_ERROR, str(exc), None
     except Exception as exc:  # noqa: BLE001 - every simulator error becomes a record
         tb = traceback.format_exc(limit=8)
         return Reason.EXCEPTION, f"{type(exc).__name__}: {exc}\n{tb}", None

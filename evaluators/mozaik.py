@@ -68,7 +68,6 @@ in a pickle is refused with its name.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import gc
@@ -76,7 +75,6 @@ import json
 import math
 import os
 import pickle
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +82,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from evaluators.datastore import STIMULUS_KEYS, DataStore, DataStoreError, DataStoreWriter
+from evaluators.datastore import STIMULUS_KEYS, DataStoreError, DataStoreWriter
 from evaluators.store_check import InvalidDataStore, check_store
 
 __all__ = [
@@ -94,7 +92,6 @@ __all__ = [
     "as_simtune_store",
     "convert_pickled_datastore",
     "is_pickled_datastore",
-    "main_convert",
     "parse_parameters",
 ]
 
@@ -623,37 +620,3 @@ def as_simtune_store(path: str | os.PathLike[str]) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="simtune-mozaik-") as tmp:
         yield convert_pickled_datastore(path, Path(tmp) / "datastore.h5")
-
-
-def main_convert(argv: Sequence[str] | None = None) -> int:
-    """``simtune convert-mozaik MOZAIK_DIR OUT.h5``: convert; print a one-line summary.
-
-    Returns
-    -------
-    int
-        0 on success; 2 when the input is not a readable mozaik store, neo is missing, or the
-        output cannot be written (the reason is one line on stderr).
-    """
-    parser = argparse.ArgumentParser(
-        prog="simtune convert-mozaik",
-        description="write a mozaik PickledDataStore as a simtune HDF5 data store")
-    parser.add_argument("mozaik_dir", metavar="MOZAIK_DIR", help="the mozaik data-store directory")
-    parser.add_argument("out", metavar="OUT.h5", help="the HDF5 data store to write")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # usage errors: argparse has printed them
-        return int(exc.code) if isinstance(exc.code, int) else 2
-    try:
-        out = convert_pickled_datastore(args.mozaik_dir, args.out)
-    except (ImportError, DataStoreError, OSError) as exc:
-        print(f"{args.mozaik_dir}: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    with DataStore(out) as store:
-        sheets = ", ".join(f"{n} ({len(store.sheet(n))})" for n in store.sheet_names())
-        n_seg = len(store.segments())
-    print(f"{out}: {n_seg} segments; recorded neurons per sheet: {sheets or 'none'}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m evaluators.mozaik DIR OUT.h5`
-    sys.exit(main_convert())

@@ -37,7 +37,8 @@ offsets-length         ``len(spike_offsets) == len(ids) + 1``
 offsets-start          ``spike_offsets[0] == 0``
 offsets-monotonic      ``spike_offsets`` never decreases
 offsets-end            ``spike_offsets[-1] == len(spike_times)``
-spike-range            every spike time ``t`` satisfies ``0 <= t < duration_ms``
+spike-range            every spike time ``t`` satisfies ``0 <= t <= duration_ms`` (NEST
+                       reports a spike at the end of its time step: ``t = duration_ms`` occurs)
 spike-order            spike times are sorted within each neuron
 signal-ids             a signal has its ``<name>_ids`` (and vice versa), one id per row, unique,
                        each an id of the sheet
@@ -60,19 +61,17 @@ is read.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
 
 from evaluators.datastore import FORMAT, VERSION, DataStore, DataStoreError
 
-__all__ = ["InvalidDataStore", "RULES", "check_store", "main_check_store"]
+__all__ = ["InvalidDataStore", "RULES", "check_store"]
 
 #: rule identifier -> what must hold (the table of the module docstring)
 RULES: dict[str, str] = {
@@ -95,11 +94,12 @@ RULES: dict[str, str] = {
     "offsets-start": "spike_offsets[0] == 0",
     "offsets-monotonic": "spike_offsets never decreases",
     "offsets-end": "spike_offsets[-1] == len(spike_times)",
-    "spike-range": "0 <= t < duration_ms for every spike",
+    "spike-range": "0 <= t <= duration_ms for every spike",
     "spike-order": "spike times are sorted within each neuron",
     "signal-ids": "a signal has one unique sheet id per row in <name>_ids",
     "signal-dt": "a signal's dt_ms is a finite number > 0",
     "timeseries": "times and values of one length, times finite and increasing",
+    "values": "/values/<name> are real scalars (NaN allowed: an undefined value)",
 }
 
 _SHEET_MEMBERS = ("ids", "x", "y", "orientation")
@@ -372,12 +372,13 @@ def _spikes(group: h5py.Group, where: str, n_ids: int, sheet: str, duration: flo
     times = _read(t_ds, twhere, "real")
     if times.size == 0:
         return
-    inside = (times >= 0) & (times < duration)  # False for NaN as well
+    # <=: NEST stamps a spike with the end of its time step, so t = duration_ms occurs
+    inside = (times >= 0) & (times <= duration)  # False for NaN as well
     if not inside.all():
         j = _first(~inside)
         i = int(np.searchsorted(offsets, j, side="right")) - 1
         what = ("finite times" if not np.isfinite(times[j]) else
-                f"0 <= t < duration_ms = {duration:g}")
+                f"0 <= t <= duration_ms = {duration:g}")
         rule = "finite" if not np.isfinite(times[j]) else "spike-range"
         raise _fail(twhere, rule,
                     f"expected {what}, found {times[j]:g} ms (spike {j}, neuron {i} of sheet {sheet!r})")
@@ -517,6 +518,24 @@ def _check_file(f: h5py.File) -> None:
             sheets[name] = _sheet(g, name)
     _segments(f, sheets)
     _timeseries(f)
+    _values(f)
+
+
+def _values(f: h5py.File) -> None:
+    if "values" not in f:
+        return
+    root = f["values"]
+    if not isinstance(root, h5py.Group):
+        raise _fail("values", "layout", "expected a group of scalar datasets, found a dataset")
+    for name in root:
+        where = f"values/{name}"
+        ds = root[name]
+        if not isinstance(ds, h5py.Dataset):
+            raise _fail(where, "layout", "expected a scalar dataset, found a group")
+        if ds.dtype.kind not in "iuf":
+            raise _fail(where, "values", f"expected a real number, found dtype {ds.dtype}")
+        if ds.shape not in ((), (1,)):
+            raise _fail(where, "values", f"expected a scalar, found shape {ds.shape}")
 
 
 def check_store(path_or_store: str | os.PathLike[str] | DataStore) -> None:
@@ -565,40 +584,3 @@ def check_store(path_or_store: str | os.PathLike[str] | DataStore) -> None:
                     ) from None
     with f:
         _check_file(f)
-
-
-def main_check_store(argv: Sequence[str] | None = None,
-                     out: Callable[[str], None] | None = None) -> int:
-    """``simtune check-store STORE``: print ``STORE: valid`` (exit 0) or the one-line reason on
-    stderr (exit 2).
-
-    Parameters
-    ----------
-    argv
-        The arguments after the subcommand (``[STORE]``); ``sys.argv[1:]`` when None.
-    out
-        Where the success line goes (default: ``print``); errors always go to stderr.
-
-    Returns
-    -------
-    int
-        0 for a valid store, 2 for an invalid, unreadable or missing one (or a usage error).
-    """
-    parser = argparse.ArgumentParser(prog="simtune check-store",
-                                     description="check a data store against docs/datastore.md")
-    parser.add_argument("store", metavar="STORE", help="path of the HDF5 data store")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # usage errors: argparse has printed them
-        return int(exc.code) if isinstance(exc.code, int) else 2
-    try:
-        check_store(args.store)
-    except DataStoreError as exc:
-        print(f"{args.store}: {exc}", file=sys.stderr)
-        return 2
-    (out or print)(f"{args.store}: valid")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m evaluators.store_check STORE`
-    sys.exit(main_check_store())

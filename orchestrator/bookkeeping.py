@@ -35,12 +35,11 @@ BEST_REMEMBERED = 10
 def generation_row(g: int, records: Sequence[EvaluationRecord], sigma: float, opt: Any,
                    t0: float, submitted_at: float | None) -> dict[str, Any]:
     """One row of ``generations.jsonl``: step size before and after, the mean, the totals'
-    min/median/max, failures by reason, timing, and the search covariance (up to 50 free
-    parameters; readers must not depend on the key order)."""
+    min/median/max, failures by reason and timing (the search covariance has its own file,
+    ``covariance.json``: rows stay small at any dimension)."""
     totals = np.array([r.total_score for r in records], dtype=float)
     failures = failure_counts(records)
     now = time.time()
-    cov = opt.covariance
     return {
         "generation": g, "sigma": sigma, "sigma_after": opt.sigma,
         "mean": opt.mean.tolist(), "n": len(records),
@@ -48,7 +47,6 @@ def generation_row(g: int, records: Sequence[EvaluationRecord], sigma: float, op
         "min": float(totals.min()), "median": float(np.median(totals)),
         "max": float(totals.max()), "started_at": t0, "finished_at": now,
         "duration_s": now - t0, "submitted_at": submitted_at,
-        "covariance": cov.tolist() if cov.size <= 2500 else None,
     }
 
 

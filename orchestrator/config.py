@@ -632,6 +632,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        # PyYAML notices an unclosed bracket where the next thing starts, a line late: say
+        # where the bracket was opened
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark is not None and "flow" in context and (
+                mark is None or cmark.line != mark.line):
+            what = "[" if "sequence" in context else "{"
+            problem += (f" (is the '{what}' opened on line {cmark.line + 1}, column "
+                        f"{cmark.column + 1} closed?)")
         raise ConfigError("config", f"valid YAML (error at {where})", _found(problem)) from None
     # evaluators and targets may import user modules that live beside the config
     add_user_dir(p.resolve().parent)

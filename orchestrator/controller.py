@@ -42,6 +42,9 @@ __all__ = ["Controller", "Interrupted", "RunFailed"]
 
 log = logging.getLogger("simtune")
 
+#: the search covariance is recorded (covariance.json) up to 50 free parameters
+MAX_COVARIANCE_SIZE = 2500
+
 
 class Interrupted(Exception):
     """SIGTERM/SIGUSR1/SIGINT: the controller stopped; the run can be resumed."""
@@ -160,6 +163,8 @@ class Controller:
             self.results.append_generation(
                 generation_row(g, records, sigma, opt, t0, submitted_at))
             failpoint("after_generation_row")
+            if opt.covariance.size <= MAX_COVARIANCE_SIZE:
+                self.results.write_covariance(g, opt.covariance.tolist())
             best.update(records)
             cp.best, cp.kept = best.best, best.kept
             cp.next_generation = g + 1

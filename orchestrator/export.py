@@ -27,7 +27,9 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from orchestrator.results import load_results
+from orchestrator.results import load_results, ok_mask
+from simtune_core.io import commit_file
+from simtune_core.record import is_ok
 
 __all__ = ["entries", "export", "format_entries", "write_optuna_journal"]
 
@@ -149,7 +151,7 @@ def write_optuna_journal(run_dir: str | os.PathLike[str], path: str | os.PathLik
     study.set_user_attr("simtune_run_dir", str(run_dir.resolve()))
     trials = []
     for e, (_, r) in zip(entries_, df.iterrows()):
-        ok = r["status"] == "ok"
+        ok = is_ok(r["status"])
         params, attrs = {}, {}
         for k, v in e["parameters"].items():
             if k in dists and v is not None:
@@ -168,7 +170,7 @@ def write_optuna_journal(run_dir: str | os.PathLike[str], path: str | os.PathLik
             user_attrs=attrs,
         ))
     study.add_trials(trials)
-    os.replace(tmp, path)
+    commit_file(tmp, path)
     return len(trials)
 
 
@@ -208,7 +210,7 @@ def export(run_dir: str | os.PathLike[str], top: int | None = 1, fmt: str = "jso
         print(f"simtune: wrote {n} trials to the Optuna journal {optuna_journal}",
               file=sys.stderr)
     _, porder, torder, _ = _orders(run_dir)
-    ok = df[df["status"] == "ok"] if len(df) else df
+    ok = df[ok_mask(df)] if len(df) else df
     ok = ok[np.isfinite(pd.to_numeric(ok["total_score"], errors="coerce"))] if len(ok) else ok
     if ok.empty:
         err(f"{run_dir}: no successful evaluation to export")

@@ -25,12 +25,15 @@ from typing import Any, Iterable, Iterator, Mapping
 import pandas as pd
 
 from simtune_core.faults import failpoint
-from simtune_core.record import EvaluationRecord
+from simtune_core.io import atomic_write_json
+from simtune_core.record import EvaluationRecord, Status
 
-__all__ = ["ResultsWriter", "iter_jsonl", "load_generations", "load_results", "records_frame"]
+__all__ = ["COVARIANCE_FILE", "GENERATIONS_FILE", "RESULTS_FILE", "ResultsWriter", "iter_jsonl",
+           "load_generations", "load_results", "ok_mask", "records_frame"]
 
 RESULTS_FILE = "results.jsonl"
 GENERATIONS_FILE = "generations.jsonl"
+COVARIANCE_FILE = "covariance.json"
 FIXED_COLUMNS = [
     "generation", "individual", "status", "reason", "detail", "total_score", "runtime_s",
     "job_id", "host", "eval_dir", "started_at", "finished_at",
@@ -113,9 +116,15 @@ class ResultsWriter:
         return len(new)
 
     def append_generation(self, row: Mapping[str, Any]) -> None:
+        """Append a generation's row (once per generation)."""
         if row["generation"] not in self._gens:
             _append_lines(self.gen_path, [row])
             self._gens.add(row["generation"])
+
+    def write_covariance(self, generation: int, covariance: Any) -> None:
+        """Replace ``covariance.json`` with the search covariance after ``generation``."""
+        atomic_write_json(self.run_dir / COVARIANCE_FILE,
+                          {"generation": generation, "covariance": covariance})
 
 
 def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
@@ -129,14 +138,22 @@ def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     return records_frame(list(iter_jsonl(path)))
 
 
+def ok_mask(df: pd.DataFrame) -> pd.Series:
+    """Which rows of a results table are ok evaluations (:func:`simtune_core.record.is_ok`)."""
+    if "status" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["status"] == Status.OK.value
+
+
 #: nested record fields -> column prefix
 _NESTED = (("parameters", "param."), ("values", "value."), ("scores", "score."),
            ("value_std", "std."), ("target_reasons", "why."))
 
 
-def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Evaluation records -> the table of :func:`load_results` (column by column, so that 10^5
-    records of dozens of parameters and targets take a second, not a dict per row)."""
+def records_frame(records: list[dict[str, Any]], sort: bool = True) -> pd.DataFrame:
+    """Evaluation records (``result.json`` mappings) -> the table of :func:`load_results`
+    (column by column, so that 10^5 records of dozens of parameters and targets take a second,
+    not a dict per row); ``sort=False`` keeps their order and duplicates."""
     if not records:
         return pd.DataFrame(columns=FIXED_COLUMNS)
     cols: dict[str, Any] = {k: [r.get(k) for r in records] for k in FIXED_COLUMNS}
@@ -145,12 +162,30 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         keys = list(dict.fromkeys(k for d in _distinct_key_sets(subs) for k in d))
         for k in keys:
             cols[prefix + k] = [d.get(k) for d in subs]
+    for c, column in cols.items():
+        if c.startswith(("value.", "score.", "std.")) or c in _NUMERIC:
+            cols[c] = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce")
     df = pd.DataFrame(cols)
-    for c in df.columns:
-        if c.startswith(("value.", "score.", "std.")):
-            df[c] = pd.to_numeric(df[c], errors="coerce")
-    df = df.drop_duplicates(["generation", "individual"], keep="first")
-    return df.sort_values(["generation", "individual"], kind="stable").reset_index(drop=True)
+    return _finish(df) if sort else df
+
+
+#: fixed columns that are numbers (None where unknown)
+_NUMERIC = frozenset({"total_score", "runtime_s", "started_at", "finished_at"})
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (generation, individual), the first recorded, sorted by them."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    keys = ["generation", "individual"]
+    dup = df.duplicated(keys, keep="first")
+    if dup.any():
+        df = df[~dup]
+    g = df["generation"].to_numpy()
+    i = df["individual"].to_numpy()
+    if not ((g[1:] > g[:-1]) | ((g[1:] == g[:-1]) & (i[1:] > i[:-1]))).all():
+        df = df.sort_values(keys, kind="stable")
+    return df.reset_index(drop=True)
 
 
 def _distinct_key_sets(dicts: list[dict[str, Any]]) -> list[tuple[str, ...]]:

@@ -1,134 +1,173 @@
-"""``simtune status RUN_DIR``: a run's state from what is on disk (no lock; works while it runs)."""
+"""``simtune status RUN_DIR``: a run's state from what is on disk (no lock; works while it runs).
+
+It reads the results table, the generation rows and the checkpoint, and adds the evaluations of
+the generation in flight that already have a ``result.json`` -- so the best it shows is the best
+the controller knows, and a run stopped by ``kill -9`` is shown as stopped, with the command that
+resumes it.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from orchestrator.checkpoint import load_checkpoint, load_inflight
-from orchestrator.results import load_generations, load_results
-from simtune_core.io import read_json
-from simtune_core.record import RESULT_FILE
+from orchestrator.report.data import load_run
+from orchestrator.results import ok_mask
+from orchestrator.rundir import lock_holder, read_meta
+from simtune_core.record import is_ok
 
-__all__ = ["collect_status", "run_status"]
+__all__ = ["collect_status", "disk_use", "run_status"]
 
 
-def _lock_holder(run_dir: Path) -> str | None:
-    import fcntl
-    import os
+def disk_use(run_dir: Path) -> dict[str, int]:
+    """Bytes on disk: the whole run, its data stores (``*.h5``) and how many stores exist."""
+    total = stores = n = 0
+    for root, _dirs, files in os.walk(run_dir):
+        for f in files:
+            try:
+                size = os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                continue  # removed meanwhile
+            total += size
+            if f.endswith((".h5", ".hdf5")):
+                stores += size
+                n += 1
+    return {"bytes": total, "datastore_bytes": stores, "datastores": n}
 
-    path = run_dir / "run.lock"
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None  # nobody holds it
-    except BlockingIOError:
-        return path.read_text().strip() or "unknown"
-    finally:
-        os.close(fd)
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n < 10**10 else f"{n / 1e9:.1f} GB"
 
 
 def collect_status(run_dir: Path) -> dict[str, Any]:
     """Everything ``simtune status`` shows, as a dict."""
     run_dir = Path(run_dir)
-    meta = read_json(run_dir / "run.json")
+    meta = read_meta(run_dir)
     cp = load_checkpoint(run_dir)
-    df = load_results(run_dir)
-    gens = load_generations(run_dir)
-    inflight = load_inflight(run_dir)
+    data = load_run(run_dir)
+    df, gens = data.results, data.generations
+    holder = lock_holder(run_dir)
+    done = df[df["generation"] != data.inflight_generation] if len(df) else df
+    failed = ~ok_mask(done) if len(done) else None
     out: dict[str, Any] = {
         "name": meta.get("name"), "run_dir": str(run_dir.resolve()),
-        "controller": _lock_holder(run_dir),
+        "controller": holder,
+        "state": ("finished" if cp and cp.finished else "running" if holder else "stopped"),
         "generations_done": cp.next_generation if cp else 0,
         "max_ngen": cp.max_ngen if cp else None,
         "finished": bool(cp and cp.finished), "stop_reason": cp.stop_reason if cp else "",
-        "evaluations": int(len(df)),
-        "failed": int((df["status"] != "ok").sum()) if len(df) else 0,
-        "failures_by_reason": (df.loc[df["status"] != "ok", "reason"].value_counts().to_dict()
-                               if len(df) else {}),
+        "evaluations": int(len(done)),
+        "failed": int(failed.sum()) if failed is not None else 0,
+        "failures_by_reason": (done.loc[failed, "reason"].fillna("unknown").value_counts()
+                               .to_dict() if failed is not None else {}),
+        "disk": disk_use(run_dir),
     }
-    ok = df[df["status"] == "ok"] if len(df) else df
-    if len(ok):
+    ok = df[ok_mask(df)] if len(df) else df
+    if len(ok):  # the generation in flight included: the best the controller knows
         best = ok.loc[ok["total_score"].idxmin()]
         out["best"] = {
             "total_score": float(best["total_score"]), "generation": int(best["generation"]),
             "individual": int(best["individual"]),
             "parameters": {c[6:]: best[c] for c in ok.columns if c.startswith("param.")},
         }
+        undefined = []
+        for t in data.info.targets:
+            col = f"value.{t.name}"
+            if col in ok.columns and ok[col].isna().all():
+                why = ok.get(f"why.{t.name}")
+                undefined.append({"target": t.name, "reason": str(why.dropna().iloc[0])
+                                  if why is not None and why.notna().any() else "no value"})
+        if undefined:
+            out["undefined_targets"] = undefined
     if len(gens):
-        best_so_far = gens["min"].cummin().tolist()
-        out["best_trend"] = best_so_far[-5:]
+        out["best_trend"] = gens["min"].cummin().tolist()[-5:]
         durations = gens["duration_s"].tolist()
         out["seconds_per_generation"] = float(sum(durations[-5:]) / len(durations[-5:]))
-        if cp and not cp.finished:
-            left = cp.max_ngen - cp.next_generation
-            out["eta_s"] = left * out["seconds_per_generation"]
+        if cp and not cp.finished and holder:
+            out["eta_s"] = (cp.max_ngen - cp.next_generation) * out["seconds_per_generation"]
+    inflight = load_inflight(run_dir)
     if inflight is not None and cp is not None and inflight.get("generation") == cp.next_generation:
-        g = inflight["generation"]
-        n = len(inflight["points"])
-        done = failed = running = pending = 0
-        for i in range(n):
-            res = run_dir / "evals" / f"g{g:04d}" / f"i{i:03d}" / RESULT_FILE
-            job = inflight["jobs"].get(str(i))
-            if res.exists():
-                try:
-                    ok = read_json(res).get("status") == "ok"
-                except (OSError, json.JSONDecodeError):
-                    ok = True  # being written
-                done += ok
-                failed += not ok
-            elif job is not None and "started_at" in job:
-                running += 1
-            elif job is not None:
-                pending += 1
-        submitted = len(inflight["jobs"])
-        out["current_generation"] = {
-            "generation": g, "size": n, "submitted": submitted, "done": done,
-            "failed": failed, "running": running, "pending": pending,
-            "not_submitted": n - submitted,
-            "running_for_s": time.time() - inflight.get("started_at", time.time()),
-        }
+        out["current_generation"] = _inflight(run_dir, inflight, holder is not None)
     return out
 
 
+def _inflight(run_dir: Path, inflight: dict[str, Any], live: bool) -> dict[str, Any]:
+    from orchestrator.executors.watcher import read_result
+    from orchestrator.rundir import eval_dir
+
+    g = inflight["generation"]
+    n = len(inflight["points"])
+    done = failed = running = pending = 0
+    for i in range(n):
+        rec = read_result({"eval_dir": str(eval_dir(run_dir, g, i)), "generation": g,
+                           "individual": i})
+        job = inflight["jobs"].get(str(i))
+        if rec is not None:
+            done += is_ok(rec.status)
+            failed += not is_ok(rec.status)
+        elif job is not None and "started_at" in job:
+            running += 1
+        elif job is not None:
+            pending += 1
+    submitted = len(inflight["jobs"])
+    return {
+        "generation": g, "size": n, "submitted": submitted, "done": done, "failed": failed,
+        "running" if live else "running_when_stopped": running,
+        "pending" if live else "pending_when_stopped": pending,
+        "not_submitted": n - submitted,
+        "running_for_s": time.time() - inflight.get("started_at", time.time()),
+    }
+
+
 def run_status(run_dir: Path, as_json: bool = False) -> int:
-    if not (Path(run_dir) / "run.json").exists():
-        print(f"simtune: {run_dir} is not a simtune run directory", flush=True)
-        return 2
+    """Print the status of ``run_dir`` (a run directory); returns the exit code."""
     s = collect_status(run_dir)
     if as_json:
         print(json.dumps(s, indent=1, default=str))
         return 0
-    state = "finished" if s["finished"] else ("running" if s["controller"] else "stopped")
+    state = s["state"] + (f" ({s['stop_reason']})" if s["finished"] else "")
     print(f"run {s['name']} at {s['run_dir']}: {state}"
-          + (f" ({s['stop_reason']})" if s["finished"] else "")
           + (f" — controller {s['controller']}" if s["controller"] else ""))
     print(f"generations: {s['generations_done']} of {s['max_ngen']}; evaluations: "
           f"{s['evaluations']} ({s['failed']} failed)")
     if s["failures_by_reason"]:
         print("failures: " + ", ".join(f"{k} {v}" for k, v in s["failures_by_reason"].items()))
-    if "current_generation" in s:
-        c = s["current_generation"]
+    c = s.get("current_generation")
+    if c and s["controller"]:
         print(f"generation {c['generation']} in flight for {c['running_for_s']:.0f} s: "
               f"{c['done']} done, {c['failed']} failed, {c['running']} running, "
               f"{c['pending']} pending, {c['not_submitted']} not submitted (of {c['size']})")
+    elif c:
+        print(f"generation {c['generation']} was in flight when the controller stopped: "
+              f"{c['done']} done, {c['failed']} failed, "
+              f"{c['running_when_stopped'] + c['pending_when_stopped']} jobs submitted "
+              f"(a resume re-attaches to those still running), {c['not_submitted']} not "
+              f"submitted (of {c['size']})")
     if "best" in s:
         b = s["best"]
         trend = ", ".join(f"{v:.4g}" for v in s.get("best_trend", []))
         print(f"best total score: {b['total_score']:.6g} (generation {b['generation']}, "
-              f"individual {b['individual']}); best so far, last generations: {trend}")
+              f"individual {b['individual']})"
+              + (f"; best so far, last generations: {trend}" if trend else ""))
         print("best parameters: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) and
                                               math.isfinite(v) else f"{k}={v}"
                                               for k, v in b["parameters"].items()))
+    for u in s.get("undefined_targets", []):
+        print(f"warning: target {u['target']} is undefined in every successful evaluation: "
+              f"{u['reason']} (check one data store with 'simtune score')")
     if "seconds_per_generation" in s:
         line = f"time per generation: {s['seconds_per_generation']:.1f} s"
         if "eta_s" in s:
             line += f"; estimated time to max_ngen: {s['eta_s'] / 60:.1f} min"
         print(line)
+    d = s["disk"]
+    print(f"disk: {_mb(d['bytes'])} in the run directory, {d['datastores']} data stores "
+          f"({_mb(d['datastore_bytes'])})")
+    if s["state"] == "stopped":
+        print(f"stopped: continue with  simtune resume {run_dir}")
     return 0

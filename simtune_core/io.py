@@ -13,7 +13,8 @@ from typing import Any
 
 from simtune_core.faults import failpoint
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "commit_file",
+           "read_json"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o640) -> None:
@@ -23,15 +24,24 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        failpoint("atomic_write")
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dfd = os.open(path.parent, os.O_RDONLY)
+
+
+def commit_file(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Make the finished file ``tmp`` (written by anyone: simtune, Optuna, h5py) durable and
+    give it the name ``path`` atomically: fsync it, ``os.replace``, fsync the folder."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    failpoint("atomic_write")
+    os.replace(tmp, path)
+    dfd = os.open(Path(path).parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:

@@ -9,7 +9,7 @@ package (:mod:`simtune_core.userimport`).
 from __future__ import annotations
 
 from simtune_core.userimport import import_module
-from targets import conductance, penalty, spiking, timeseries, tuning
+from targets import conductance, penalty, spiking, timeseries, tuning, values
 from targets._base import (
     KINDS,
     DataStoreLike,
@@ -37,7 +37,7 @@ __all__ = [
 #: Built-in target classes by name. Modules add theirs in their ``TARGETS`` tuple.
 REGISTRY: dict[str, type[Target]] = {
     cls.__name__: cls
-    for module in (spiking, tuning, conductance, timeseries, penalty)
+    for module in (spiking, tuning, conductance, timeseries, penalty, values)
     for cls in module.TARGETS
 }
 

@@ -63,7 +63,8 @@ class DataStoreLike(Protocol):
     the sheet's ``ids``) fired at ``times[offsets[i]:offsets[i + 1]]`` (ms, sorted).
     """
 
-    metadata: Mapping[str, Any]
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
 
     def sheet_names(self) -> list[str]: ...
 
@@ -76,6 +77,10 @@ class DataStoreLike(Protocol):
     def signal(self, segment: Any, sheet: str, name: str) -> Any: ...
 
     def timeseries(self, name: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def value_names(self) -> list[str]: ...
+
+    def value(self, name: str) -> float: ...
 
 
 def score_value(

@@ -1,4 +1,5 @@
-"""simtune report: every figure is written and non-empty for finished, live and failed runs."""
+"""simtune report: every figure is written for finished, live and failed runs (what each figure
+plots is checked in test_figures.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ FIGURE_FILES = [f[0] for f in FIGURES]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _check_report(index: Path) -> str:
+def _check_report(report) -> str:
+    assert report.failed == [], "every figure must draw (a placeholder is a failure)"
+    index = report.index
     assert index.name == "index.md" and index.parent.name == "report"
     text = index.read_text()
     for name in FIGURE_FILES:
@@ -51,7 +54,9 @@ def test_cli_log_scale(finished_run: Path, copy_run, capsys: pytest.CaptureFixtu
     run = copy_run(finished_run)
     assert main(["report", str(run), "--log"]) == 0
     assert "report/index.md" in capsys.readouterr().out
-    _check_report(run / "report" / "index.md")
+    from orchestrator.report import Report
+
+    _check_report(Report(run / "report" / "index.md"))
 
 
 def test_live_run(live_run: Path) -> None:
@@ -135,7 +140,28 @@ def test_read_generations_matches_load_generations(finished_run: Path, live_run:
 
     for run in (finished_run, live_run):
         a, b = read_generations(run), load_generations(run)
-        assert list(a.columns) == list(b.columns)
-        pd.testing.assert_frame_equal(a.drop(columns="covariance"), b.drop(columns="covariance"))
-        assert a["covariance"].iloc[-1] == b["covariance"].iloc[-1]
-        assert a["covariance"].iloc[:-1].isna().all()
+        pd.testing.assert_frame_equal(a, b)
+        assert "covariance" not in a.columns  # it has its own file
+
+
+def test_covariance_of_the_last_generation(finished_run: Path, copy_run) -> None:
+    """covariance.json holds the last generation's sigma^2 C, whatever the key order of rows;
+    a run written before it existed (the covariance a key of each generation row) still reads."""
+    from orchestrator.report import last_covariance, read_generations
+
+    gen, cov = last_covariance(finished_run)
+    assert gen == 2 and cov.shape == (5, 5)
+    np.testing.assert_allclose(cov, cov.T)
+    assert (np.linalg.eigvalsh(cov) > 0).all()
+    old = copy_run(finished_run)
+    (old / "covariance.json").unlink()
+    rows = [json.loads(line) for line in (old / "generations.jsonl").open()]
+    with open(old / "generations.jsonl", "w") as fh:
+        for k, row in enumerate(rows):  # an older writer: covariance first, other keys after
+            c = (cov * (k + 1)).tolist()
+            fh.write(json.dumps({"covariance": c, **row}) + "\n")
+    gen2, cov2 = last_covariance(old)
+    assert gen2 == 2
+    np.testing.assert_allclose(cov2, cov * 3)
+    assert "covariance" not in read_generations(old).columns
+    _check_report(write_report(old))

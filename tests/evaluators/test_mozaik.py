@@ -27,6 +27,7 @@ from evaluators import mozaik
 from evaluators.datastore import DataStore
 from evaluators.evaluate import build_targets, score_store
 from evaluators.store_check import check_store
+from orchestrator.cli import main
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mozaik"
 VA, PP = "vogels_abbott_2005", "pushpull_v1"
@@ -481,13 +482,13 @@ def test_segments_are_loaded_and_released_one_by_one(pp, tmp_path, monkeypatch):
     assert len(loads) == 28 and max(loads) == 0  # 7 presentations x 4 sheets, one at a time
 
 
-def test_main_convert_and_as_simtune_store(va, tmp_path, capsys):
+def test_convert_command_and_as_simtune_store(va, tmp_path, capsys):
     out = tmp_path / "va.h5"
-    assert mozaik.main_convert([str(va.root), str(out)]) == 0
+    assert main(["convert-mozaik", str(va.root), str(out)]) == 0
     line = capsys.readouterr().out
     assert line == f"{out}: 2 segments; recorded neurons per sheet: Exc_Layer (121), " \
                    "Inh_Layer (119)\n"
-    assert mozaik.main_convert([str(tmp_path), str(tmp_path / "x.h5")]) == 2
+    assert main(["convert-mozaik", str(tmp_path), str(tmp_path / "x.h5")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a mozaik data store directory" in err
     assert not (tmp_path / "x.h5").exists()
@@ -511,7 +512,7 @@ def test_without_neo_a_clear_import_error(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "neo", None)
     with pytest.raises(ImportError, match=r"needs neo and quantities .*simtune\[mozaik\]"):
         mozaik.convert_pickled_datastore(tmp_path, tmp_path / "out.h5")
-    assert mozaik.main_convert([str(tmp_path), str(tmp_path / "out.h5")]) == 2
+    assert main(["convert-mozaik", str(tmp_path), str(tmp_path / "out.h5")]) == 2
 
 
 def test_parse_parameters():

@@ -13,7 +13,8 @@ import pytest
 
 from evaluators.datastore import DataStore, DataStoreError, DataStoreWriter
 from evaluators.evaluate import build_targets, score_store
-from evaluators.store_check import RULES, InvalidDataStore, check_store, main_check_store
+from evaluators.store_check import RULES, InvalidDataStore, check_store
+from orchestrator.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 HALF_PI = math.pi / 2
@@ -81,13 +82,20 @@ def test_unsorted_spikes_within_a_neuron(store):
     assert "5 after 9 ms within neuron 0" in str(exc)
 
 
-@pytest.mark.parametrize("bad", [1000.0, 1000.5, -0.1])
+@pytest.mark.parametrize("bad", [1000.001, 1500.0, -0.1])
 def test_spikes_outside_the_segment(store, bad):
     _edit(store, lambda f: _replace(f, "segments/0/exc/spike_times",
                                     np.array([1.0, 5.0, 9.0, 400.0, 2.5, bad])))
     exc = _rule(store)
     assert exc.rule == "spike-range" and "neuron 2 of sheet 'exc'" in str(exc)
-    assert "0 <= t < duration_ms = 1000" in str(exc)
+    assert "0 <= t <= duration_ms = 1000" in str(exc)
+
+
+def test_a_spike_at_the_segment_end_is_valid(store):
+    """NEST stamps a spike with the end of its time step: t = duration_ms is a real spike."""
+    _edit(store, lambda f: _replace(f, "segments/0/exc/spike_times",
+                                    np.array([1.0, 5.0, 9.0, 400.0, 2.5, 1000.0])))
+    check_store(store)
 
 
 def test_sheet_orientations_in_degrees_are_refused(store):
@@ -250,6 +258,8 @@ CASES = [
     ("timeseries", "timeseries/dipole/values", _data("timeseries/dipole/values", np.zeros(4))),
     ("timeseries", "timeseries/dipole/times",
      _data("timeseries/dipole/times", np.array([0.0, 1.0, 1.0, 2.0, 3.0]))),
+    ("values", "values/rate", _add("values/rate", np.array([1.0, 2.0]))),
+    ("values", "values/label", _add("values/label", np.bytes_("fast"))),
 ]
 
 
@@ -368,14 +378,14 @@ def test_h5py_writer_of_the_nest_example_passes(tmp_path):
 # -- the command ----------------------------------------------------------------------------------
 
 
-def test_main_check_store(store, tmp_path, capsys):
-    assert main_check_store([str(store)]) == 0
+def test_check_store_command(store, tmp_path, capsys):
+    assert main(["check-store", str(store)]) == 0
     assert capsys.readouterr().out == f"{store}: valid\n"
     _edit(store, lambda f: _replace(f, "segments/1/exc/spike_offsets", np.array([0, 2, 3])))
-    assert main_check_store([str(store)]) == 2
+    assert main(["check-store", str(store)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"{store}: segments/1/exc/spike_offsets: ")
+    assert err.count("\n") == 1
+    assert err.startswith(f"simtune: {store}: segments/1/exc/spike_offsets: ")
     assert "[offsets-length]" in err
-    assert main_check_store([str(tmp_path / "missing.h5")]) == 2
+    assert main(["check-store", str(tmp_path / "missing.h5")]) == 2
     assert "no data store" in capsys.readouterr().err
-    assert main_check_store([]) == 2  # usage error

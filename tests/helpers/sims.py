@@ -126,3 +126,11 @@ def trivial(params: Mapping[str, float], out_dir: Path, seed: int) -> dict[str, 
     """The cheapest real evaluation: a 3-sample time series simtune writes as a store."""
     _count("trivial", params)
     return {"timeseries": {"signal": ([0.0, 1.0, 2.0], [params["a"], params["b"], 1.0])}}
+
+
+def improving(params: Mapping[str, float], out_dir: Path, seed: int) -> dict[str, Any]:
+    """Every generation better than the one before (its score falls with the generation
+    number in the evaluation directory's name): each one pushes all earlier ones out of the best."""
+    g = int(Path(out_dir).parent.name[1:])
+    return {"values": {"loss": 100.0 / (g + 1) + float(params["a"])},
+            "timeseries": {"pad": (np.arange(2000.0), np.zeros(2000))}}

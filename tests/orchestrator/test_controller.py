@@ -172,3 +172,33 @@ def test_nothing_measured_in_the_first_generation_stops_the_run(write_config, tm
     warnings = [ln for ln in captured.out.splitlines() if "warning" in ln]
     assert len(warnings) == 2 and all("simtune score" in w for w in warnings)
     assert all("inh" in w for w in warnings)
+
+
+@pytest.mark.parametrize("keep", [1, 3])
+def test_cleanup_bounds_the_stores_on_disk(write_config, tmp_path: Path, keep: int) -> None:
+    """At most keep_best data stores exist after each generation, whatever the batch: with
+    every generation better than the last, each one pushes all earlier stores out."""
+    cfg = write_config(targets=[{"class": "ValueTarget", "value": "loss", "target_value": 0.0,
+                                 "norm": 1.0, "max_score": 1000}],
+                       optimizer={"offspring_size": 12, "max_ngen": 4},
+                       executor={"kind": "debug"},
+                       evaluator={"function": "tests.helpers.sims:improving"},
+                       cleanup={"keep_best": keep})
+    seen = []
+
+    def count(g, _records) -> None:
+        seen.append(len(list((tmp_path / "run" / "evals").rglob("*.h5"))))
+
+    from orchestrator.config import load_config
+    from orchestrator.controller import Controller
+    from orchestrator.rundir import create_run
+
+    c = load_config(cfg)
+    ctl = Controller(c, create_run(c, tmp_path / "run"), progress=False)
+    ctl.on_generation = count
+    ctl.run()
+    assert seen == [keep] * 4
+    df = load_results(tmp_path / "run")
+    best = df.nsmallest(keep, "total_score")
+    left = sorted(str(p.parent) for p in (tmp_path / "run" / "evals").rglob("*.h5"))
+    assert left == sorted(best.eval_dir)  # exactly the best

@@ -40,6 +40,10 @@ def _target(i: int, **upd: Any) -> dict[str, Any]:
 CASES: list[tuple[str, Any, str]] = [
     ("yaml-syntax", "parameters: [a: 1\n  b", "config: expected valid YAML"),
     ("yaml-tabs", "parameters:\n\ta: [0, 1]\n", "config: expected valid YAML"),
+    # PyYAML notices the unclosed bracket a line late: the message names where it was opened
+    ("yaml-unclosed-bracket", "name: x\nparameters: {a: [0, 1], b: [0, 1]\ntargets: []\n",
+     ("config: expected valid YAML (error at line 3, column 1), found expected ',' or '}', "
+      "but got '<scalar>' (is the '{' opened on line 2, column 13 closed?)")),
     ("top-not-mapping", "- a\n- b\n", "expected a YAML mapping"),
     ("empty-file", "", "expected a YAML mapping"),
     ("unknown-top-key", deep_update(BASE_CONFIG, {"paramters": {}}), "paramters: expected one of"),

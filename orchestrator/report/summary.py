@@ -1,0 +1,161 @@
+"""``RUN_DIR/report/index.md`` and :func:`write_report`, which draws every figure beside it."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from orchestrator.report.data import RunData, best_rows, load_run
+from orchestrator.report.figures import DPI, FIGURES, empty_figure, plot_scores
+from orchestrator.results import ok_mask
+from simtune_core.io import atomic_write_bytes, atomic_write_text
+
+__all__ = ["REPORT_DIR", "Report", "summary_markdown", "write_report"]
+
+log = logging.getLogger("simtune")
+
+REPORT_DIR = "report"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def summary_markdown(data: RunData, figures: Sequence[tuple[str, str, str]],
+                     failed: Sequence[str] = ()) -> str:
+    """The text of ``index.md``: summary tables, then each figure with one line on reading it."""
+    df, info = data.results, data.info
+    n = len(df)
+    n_fail = int((~ok_mask(df)).sum()) if n else 0
+    n_gen = int(df["generation"].nunique()) if n else 0
+    if data.state.get("finished"):
+        state = f"finished ({data.state.get('stop_reason') or 'done'})"
+    elif data.inflight_generation is not None:
+        state = (f"live: generation {data.inflight_generation} in flight, "
+                 f"{data.inflight_done} of {data.inflight_size} results so far (included)")
+    else:
+        state = "not finished (stopped or between generations)"
+    lines = [f"# simtune report: {info.name}", "",
+             f"`{data.run_dir.resolve()}` — {time.strftime('%Y-%m-%d %H:%M:%S')} — {state}", ""]
+    best = best_rows(df)
+    lines += ["| | |", "|---|---|",
+              f"| evaluations | {n} in {n_gen} generations ({n - n_fail} ok, {n_fail} failed) |"]
+    if best.empty:
+        lines.append("| best total score | none: no successful evaluation |")
+    else:
+        b = best.iloc[0]
+        lines += [(f"| best total score | **{b['total_score']:.6g}** (generation "
+                   f"{int(b['generation'])}, individual {int(b['individual'])}) |"),
+                  f"| best evaluation | `{b.get('eval_dir')}` |"]
+    if not info.from_config:
+        lines.append("| note | config not loadable: bounds and max scores inferred from results |")
+    lines.append("")
+    if not best.empty:
+        b = best.iloc[0]
+        lines += ["**Best parameters** (`simtune export` writes them as JSON/YAML)", "",
+                  "| parameter | value | kind | bounds |", "|---|---|---|---|"]
+        for p in info.params:
+            bounds = f"[{p.low:g}, {p.high:g}]" + (" log" if p.log else "") if p.free else ""
+            lines.append(f"| {p.name} | {_fmt(b.get(f'param.{p.name}'))} | {p.kind} | "
+                         f"{bounds} |")
+        lines += ["", "| target | value | target value | score / max |", "|---|---|---|---|"]
+        for t in info.targets:
+            tv = t.target_value
+            tv_s = f"[{tv[0]:g}, {tv[1]:g}]" if isinstance(tv, (tuple, list)) else (
+                "?" if tv is None else f"{t.kind.replace('_', ' ')} {tv:g}")
+            lines.append(f"| {t.name} | {_fmt(b.get(f'value.{t.name}'))} | {tv_s} | "
+                         f"{_fmt(b.get(f'score.{t.name}'))} / {t.max_score:g} |")
+        lines.append("")
+    undefined = _undefined_targets(data)
+    if undefined:
+        lines += [("**Targets never measured** (undefined in every successful evaluation; "
+                   "check one data store with `simtune score`)"), "",
+                  "| target | reason |", "|---|---|"]
+        lines += [f"| {name} | {why} |" for name, why in undefined]
+        lines.append("")
+    if n_fail:
+        counts = df.loc[~ok_mask(df), "reason"].fillna("unknown").value_counts()
+        lines += ["**Failures by reason**", "", "| reason | evaluations |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in counts.items()]
+        lines.append("")
+    if failed:
+        lines += [(f"**Figures that could not be drawn**: {', '.join(failed)} (see "
+                   "`simtune.log`)"), ""]
+    for fname, heading, caption in figures:
+        lines += [f"## {heading}", "", caption, "", f"![{heading}]({fname})", ""]
+    return "\n".join(lines)
+
+
+def _undefined_targets(data: RunData) -> list[tuple[str, str]]:
+    """Targets with no value in any successful evaluation, and their most common reason."""
+    ok = data.results[ok_mask(data.results)] if len(data.results) else data.results
+    out = []
+    if ok.empty:
+        return out
+    for t in data.info.targets:
+        col = f"value.{t.name}"
+        if col in ok.columns and ok[col].isna().all():
+            why = ok.get(f"why.{t.name}")
+            reason = (str(why.dropna().value_counts().index[0])
+                      if why is not None and why.notna().any() else "no value")
+            out.append((t.name, reason))
+    return out
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote: the index, and the figures that failed to draw."""
+
+    index: Path
+    failed: list[str] = field(default_factory=list)
+
+
+def write_report(run_dir: str | os.PathLike[str], log_scale: bool = False) -> Report:
+    """Write every figure and ``index.md`` into ``RUN_DIR/report/`` (atomically, each).
+
+    A figure whose function raises is replaced by a placeholder that names the error, so the
+    others are still written; the failures are returned (and the CLI exits 1 for them).
+
+    Parameters
+    ----------
+    run_dir
+        A run directory (live or finished; no lock is taken).
+    log_scale
+        Symmetric-log score axis in the score plot (a score of 0 stays visible).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``run_dir`` is not a run directory.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").exists() and not (run_dir / "results.jsonl").exists():
+        raise FileNotFoundError(f"{run_dir} is not a simtune run directory")
+    data = load_run(run_dir)
+    out = run_dir / REPORT_DIR
+    out.mkdir(exist_ok=True)
+    done, failed = [], []
+    for fname, heading, caption, fn in FIGURES:
+        try:
+            fig = fn(data, log_scale=log_scale) if fn is plot_scores else fn(data)
+        except Exception as exc:  # one broken figure must not cost the others
+            log.exception("report: %s failed", fname)
+            failed.append(fname)
+            fig = empty_figure(heading, f"could not draw this figure: "
+                                        f"{type(exc).__name__}: {exc}")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)
+        atomic_write_bytes(out / fname, buf.getvalue())
+        done.append((fname, heading, caption))
+    index = out / "index.md"
+    atomic_write_text(index, summary_markdown(data, done, failed))
+    return Report(index, failed)
