@@ -165,6 +165,7 @@ class Controller:
             failpoint("after_generation_row")
             if opt.covariance.size <= MAX_COVARIANCE_SIZE:
                 self.results.write_covariance(g, opt.covariance.tolist())
+            self.results.update_cache()
             best.update(records)
             cp.best, cp.kept = best.best, best.kept
             cp.next_generation = g + 1

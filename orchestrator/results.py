@@ -7,7 +7,11 @@ keyed by ``(generation, individual)``: appending a key that is already present i
 generation redone after a crash never duplicates rows.
 
 Per-generation statistics (step size, mean, best, failures) go to ``generations.jsonl`` the same
-way.
+way; the last search covariance to ``covariance.json`` (atomic, replaced every generation).
+
+Reading: :func:`load_results` reads the columnar cache (:mod:`orchestrator.columnar`: Parquet
+parts the controller brings up to date after every generation, rebuilt from the log when
+missing, stale or corrupt) plus the log's tail past it (docs/benchmarks.md: 10^6 rows).
 
 Columns of :func:`load_results`: ``generation, individual, status, reason, detail, total_score,
 runtime_s, job_id, host, eval_dir, started_at, finished_at``, then ``param.<name>`` for every
@@ -121,6 +125,12 @@ class ResultsWriter:
             _append_lines(self.gen_path, [row])
             self._gens.add(row["generation"])
 
+    def update_cache(self) -> None:
+        """Bring the columnar cache up to date (best effort: the log is the record)."""
+        from orchestrator import columnar
+
+        columnar.update(self.run_dir, RESULTS_FILE)
+
     def write_covariance(self, generation: int, covariance: Any) -> None:
         """Replace ``covariance.json`` with the search covariance after ``generation``."""
         atomic_write_json(self.run_dir / COVARIANCE_FILE,
@@ -131,11 +141,13 @@ def load_results(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Every evaluation of a run as a DataFrame, one row per evaluation (works on a live run).
 
     Rows are sorted by generation and individual; see the module docstring for the columns.
+    Reads the columnar cache and the log's tail past it (:mod:`orchestrator.columnar`).
     """
-    path = Path(run_dir) / RESULTS_FILE
+    from orchestrator import columnar
+
     if not Path(run_dir).is_dir():
         raise FileNotFoundError(f"no run directory at {run_dir}")
-    return records_frame(list(iter_jsonl(path)))
+    return _finish(columnar.load(run_dir, RESULTS_FILE))
 
 
 def ok_mask(df: pd.DataFrame) -> pd.Series:
