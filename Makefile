@@ -16,19 +16,22 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - install and run the example optimisation on the local executor"
 	@echo "make test   - install test extras, lint, start the local SLURM cluster, run the tests"
-	@echo "make lint   - ruff check (configured in pyproject.toml)"
+	@echo "make lint   - ruff, the import contract, mypy, docs/config.md against the code"
 	@echo "make slurm-up / slurm-down - start / stop the single-node test cluster"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
+
+# -qq and no version check: a new user sees simtune's own lines, not pip's
+PIP = $(PY) -m pip install -qq --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+	$(PIP) -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PIP) -e '.[test]'
 	touch $(VENV)/.installed $@
 
 venv: $(PY)
@@ -46,8 +49,12 @@ slurm-up:
 slurm-down:
 	bash scripts/slurm-down.sh
 
+# ruff, the import contract (docs/architecture.md), mypy on the packages, docs/config.md vs code
 lint: install-test
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_imports.py
+	$(VENV)/bin/mypy orchestrator evaluators targets simtune_core
+	$(PY) scripts/config_docs.py --check
 
 # lint first: a lint error fails fast, before the cluster comes up
 test: install-test lint

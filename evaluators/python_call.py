@@ -134,16 +134,16 @@ def write_returned(data: Mapping[str, Any], path: Path, parameters: Mapping[str,
                              f"{_what(explosion)}")
     with DataStoreWriter(path, simulator="python", seed=seed, params=parameters,
                          explosion=bool(explosion)) as w:
-        for name, v in values.items():
-            w.add_value(name, v)
-        for name, (t, v) in series.items():
-            w.add_timeseries(name, t, v)
+        for name, number in values.items():
+            w.add_value(name, number)
+        for name, (times, series_values) in series.items():
+            w.add_timeseries(name, times, series_values)
         if spikes:
-            k = w.add_segment(kind="spontaneous", duration_ms=float(duration))
+            segment = w.add_segment(kind="spontaneous", duration_ms=float(duration))
             for sheet, trains in spikes.items():
                 n = len(trains)
                 w.add_sheet(sheet, ids=np.arange(n), x=np.zeros(n), y=np.zeros(n))
-                w.add_spikes(k, sheet, trains)
+                w.add_spikes(segment, sheet, trains)
     return path
 
 

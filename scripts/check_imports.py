@@ -33,8 +33,8 @@ CONTROLLER = "orchestrator.controller"
 CONTROLLER_USERS = {"orchestrator.cli", "orchestrator.__main__"}
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -63,7 +63,7 @@ def violations(root: Path = ROOT) -> list[str]:
     found = []
     for pkg in PACKAGES:
         for path in sorted((root / pkg).rglob("*.py")):
-            module = _module_name(path)
+            module = _module_name(path, root)
             tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
             for line, name in _imports(tree, module, path.name == "__init__.py"):
                 top = name.split(".")[0]

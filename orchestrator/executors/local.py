@@ -56,7 +56,7 @@ class LocalExecutor(Executor):
         self._timed_out: set[str] = set()
 
     def capacity(self) -> int | None:
-        limit = self.options.max_parallel or os.cpu_count() or 1
+        limit = self.options.parallel_limit() or 1
         running = sum(1 for j in self._jobs.values() if j.state == "RUNNING")
         return max(limit - running, 0)
 

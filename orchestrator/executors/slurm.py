@@ -221,7 +221,8 @@ class SlurmExecutor(Executor):
             "cpus_per_task": int(sl.cpus_per_task),
             "setup": setup,
             "use_srun": False,
-            "array_parallelism": int(options.max_parallel or 100_000),
+            # no limit of simtune's own: submitit's own default would throttle to 256
+            "array_parallelism": int(options.parallel_limit() or 100_000),
             "additional_parameters": extra,
         }
         if sl.partition:

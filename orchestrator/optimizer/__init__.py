@@ -18,31 +18,18 @@ from orchestrator.optimizer.failure import FAILURE_POLICIES
 from orchestrator.optimizer.nsga2 import NSGA2Optimizer
 
 __all__ = ["FAILURE_POLICIES", "IGNORED_STOPS", "CMAOptimizer", "NSGA2Optimizer", "Optimizer",
-           "default_popsize", "make_optimizer", "optimizer_from_state"]
-
-
-def default_popsize(batch: int) -> int:
-    """The CMA population when ``optimizer.popsize`` is null and nothing is pre-screened: half
-    the batch (two CMA generations per batch; measured against one, docs/optimizer.md), the
-    whole batch below 8, and never below 4 (a small batch then spans CMA generations)."""
-    return batch // 2 if batch >= 8 else max(batch, 4)
+           "make_optimizer", "optimizer_from_state"]
 
 
 def make_optimizer(oc: Any, x0: Sequence[float], total_max_score: float, log_dir: Path,
                    n_targets: int | None = None) -> Optimizer:
-    """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes."""
-    batch = int(oc.offspring_size)
+    """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes (its
+    population: :meth:`~orchestrator.config.OptimizerConfig.cma_popsize`)."""
     if oc.algorithm == "nsga2":
-        return NSGA2Optimizer(x0, oc.sigma, oc.popsize or batch, oc.seed, total_max_score,
-                              n_targets)
+        return NSGA2Optimizer(x0, oc.sigma, oc.popsize or int(oc.offspring_size), oc.seed,
+                              total_max_score, n_targets)
     screen = oc.surrogate == "lq" and oc.screen_factor > 1
-    if oc.popsize:
-        popsize = int(oc.popsize)
-    elif screen:
-        popsize = max(batch + 1, int(round(oc.screen_factor * batch)))
-    else:
-        popsize = default_popsize(batch)
-    return CMAOptimizer(x0, oc.sigma, popsize, oc.seed, total_max_score, log_dir,
+    return CMAOptimizer(x0, oc.sigma, oc.cma_popsize(), oc.seed, total_max_score, log_dir,
                         oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
                         surrogate=oc.surrogate, inject_model_optimum=oc.inject_model_optimum,
                         screen=screen, restarts=oc.restarts, incpopsize=oc.incpopsize)

@@ -98,7 +98,7 @@ def summary_markdown(data: RunData, figures: Sequence[tuple[str, str, str]],
 def _undefined_targets(data: RunData) -> list[tuple[str, str]]:
     """Targets with no value in any successful evaluation, and their most common reason."""
     ok = data.results[ok_mask(data.results)] if len(data.results) else data.results
-    out = []
+    out: list[tuple[str, str]] = []
     if ok.empty:
         return out
     for t in data.info.targets:

@@ -98,7 +98,7 @@ def test_a_stale_or_broken_cache_is_rebuilt_from_the_log(run: Path, damage: str)
         lines = log.read_bytes().splitlines(keepends=True)
         log.write_bytes(b"".join(lines[:9]))
     elif damage == "corrupt_part":
-        part = sorted(cache.glob("*.parquet"))[0]
+        part = min(cache.glob("*.parquet"))
         part.write_bytes(b"PAR1 not really")
     else:
         (cache / "manifest.json").write_text("{not json")
