@@ -223,6 +223,16 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     if optimizer.cma_options:
         _try_cma(optimizer, space.dim)
     executor = build(ExecutorConfig, raw.get("executor"), "executor")
+    if optimizer.mode == "async":
+        if executor.max_parallel is None:
+            raise ConfigError("executor.max_parallel", "the number of evaluations kept in "
+                              "flight (required with optimizer.mode: async)", found("nothing"))
+        if optimizer.algorithm != "cma":
+            raise ConfigError("optimizer.algorithm", "'cma' with optimizer.mode: async "
+                              "(NSGA-II is generational only)", optimizer.algorithm)
+        if optimizer.screen_factor > 1:
+            raise ConfigError("optimizer.screen_factor", "1 with optimizer.mode: async "
+                              "(pre-screening needs a whole batch)", optimizer.screen_factor)
     cleanup = build(CleanupConfig, raw.get("cleanup"), "cleanup")
     if "evaluator" not in raw:
         raise ConfigError("evaluator", "a mapping with 'kind' (required)", found("nothing"))

@@ -103,7 +103,17 @@ class OptimizerConfig:
     seed: int = option(1, "optimizer seed: same config and seed, the same sequence of "
                        "parameter sets")
     max_ngen: int = option(50, "generations to run (`simtune resume RUN_DIR --max-ngen N` "
-                           "changes it)", check=_at_least(1))
+                           "changes it); in `async` mode the budget is `max_evaluations`, or "
+                           "`max_ngen × offspring_size` without it", check=_at_least(1))
+    max_evaluations: int | None = option(
+        None, "stop after this many evaluations (both modes; generational: the last batch is "
+        "cut to fit)", check=(lambda v: v is None or v >= 1, "an integer >= 1 or null"))
+    mode: str = option(
+        "generational", "`generational`: a batch of `offspring_size` at a time, each waiting "
+        "for its slowest evaluation; `async`: `executor.max_parallel` evaluations always in "
+        "flight, a new point asked as each one finishes (CMA-ES told `popsize` results at a "
+        "time, in the order they finish; docs/optimizer.md)",
+        check=_one_of("generational", "async"))
     popsize: int | None = option(
         None, "CMA population, independent of the batch: a batch of 20 with `popsize` 10 is two "
         "CMA generations, `popsize` 30 spans batches; with `screen_factor` > 1 it must exceed "
