@@ -153,6 +153,8 @@ class Progress:
         self.bar_enabled = bar
         self._bar: Any = None
         self._n = 0
+        self._offset = 0
+        self._async = False
         self._done: list[EvaluationRecord] = []
 
     def start(self, g: int, n: int, done: Sequence[EvaluationRecord]) -> None:
@@ -167,10 +169,35 @@ class Progress:
             print(f"generation {g}: {n} evaluations"
                   + (f" ({len(done)} already done)" if done else ""), flush=True)
 
+    def start_async(self, total: int, done: int, slots: int) -> None:
+        """One bar over an asynchronous run's whole budget (or a line per 5 % of it)."""
+        self._n, self._done, self._async = total, [], True
+        self._offset = done
+        if self.bar_enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=done, desc=f"async ({slots} slots)",
+                             unit="eval", leave=True, file=sys.stderr, dynamic_ncols=True)
+        else:
+            print(f"asynchronous run: {total} evaluations, {slots} at a time"
+                  + (f" ({done} already done)" if done else ""), flush=True)
+
     def add(self, records: Sequence[EvaluationRecord]) -> None:
-        if records:
+        if not records:
+            return
+        if self._async and not self.bar_enabled:
+            step = max(1, self._n // 20)
+            before = (self._offset + len(self._done)) // step
             self._done.extend(records)
-            self._refresh()
+            n = self._offset + len(self._done)
+            if n // step != before or n == self._n:
+                failed = sum(not r.ok for r in self._done)
+                ok = [r.total_score for r in self._done if r.ok]
+                best = f", best {min(ok):.4g}" if ok else ""
+                print(f"{n} of {self._n} evaluations done ({failed} failed){best}", flush=True)
+            return
+        self._done.extend(records)
+        self._refresh()
 
     def _refresh(self) -> None:
         if self._bar is None:
@@ -178,7 +205,7 @@ class Progress:
         failed = sum(1 for r in self._done if not r.ok)
         ok = [r.total_score for r in self._done if r.ok]
         self._bar.set_postfix(failed=failed, best=f"{min(ok):.3g}" if ok else "-", refresh=False)
-        self._bar.update(len(self._done) - self._bar.n)
+        self._bar.update(self._offset + len(self._done) - self._bar.n)
 
     def end(self, g: int, seconds: float, best: float) -> None:
         if self._bar is not None:

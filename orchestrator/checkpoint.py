@@ -40,6 +40,14 @@ class Checkpoint:
     n_evaluations: int = 0
     finished: bool = False
     stop_reason: str = ""
+    # -- optimizer.mode: async (orchestrator/steady.py) ---------------------------------------
+    n_asked: int = 0  # points asked (n_evaluations: results told)
+    ask_generation: int = -1  # the CMA update count of the last ask, and asks made since it
+    asks_in_generation: int = 0
+    updated_at: int = 0  # n_evaluations at the last CMA update
+    epoch: int = 0  # bumped when a first group that measured nothing stops the run
+    generation_offset: int = 0  # generation numbers of the epoch start here
+    epoch_state: bytes | None = None  # the optimizer's state where the epoch began
     version: int = CHECKPOINT_VERSION
 
 
@@ -56,8 +64,9 @@ def load_checkpoint(run_dir: Path) -> Checkpoint | None:
     if not isinstance(cp, Checkpoint) or cp.version != CHECKPOINT_VERSION:
         raise ValueError(f"{path} is not a simtune checkpoint of version {CHECKPOINT_VERSION}")
     for f in dataclasses.fields(Checkpoint):  # fields added since the checkpoint was written
-        if f.name not in cp.__dict__ and f.default_factory is not dataclasses.MISSING:
-            setattr(cp, f.name, f.default_factory())
+        if f.name not in cp.__dict__:
+            setattr(cp, f.name, f.default if f.default is not dataclasses.MISSING
+                    else f.default_factory())  # type: ignore[misc,operator]
     return cp
 
 

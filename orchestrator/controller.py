@@ -140,14 +140,27 @@ class Controller:
             self._run_reference()
         opt, cp = self._load_or_init()
         best = Best(cp.best, cp.kept, self.cfg.cleanup.keep_best, self.cfg.cleanup.keep_failed)
-        log.info("run %s: generation %d of %d, %d free parameters, executor %s",
+        log.info("run %s: generation %d of %d, %d free parameters, executor %s, mode %s",
                  self.cfg.name, cp.next_generation, cp.max_ngen, self.cfg.space.dim,
-                 self.cfg.executor.kind)
-        while cp.next_generation < cp.max_ngen and not cp.finished:
+                 self.cfg.executor.kind, self.cfg.optimizer.mode)
+        if self.cfg.optimizer.mode == "async":
+            from orchestrator.optimizer.cma import CMAOptimizer
+            from orchestrator.steady import AsyncLoop
+
+            assert isinstance(opt, CMAOptimizer)  # config: async is CMA-ES only
+            return AsyncLoop(self, opt, cp, best).run()
+        return self._generations(opt, cp, best)
+
+    def _generations(self, opt: Optimizer, cp: Checkpoint, best: Best) -> Checkpoint:
+        """The generational loop: one batch at a time, each waiting for its slowest job."""
+        limit = self.cfg.optimizer.max_evaluations
+        while (cp.next_generation < cp.max_ngen and not cp.finished
+               and (limit is None or cp.n_evaluations < limit)):
             g = cp.next_generation
             t0 = time.time()
             before = opt.state() if cp.n_evaluations == 0 else None
-            xs = opt.ask_batch(self.cfg.optimizer.offspring_size)
+            n = self.cfg.optimizer.offspring_size
+            xs = opt.ask_batch(n if limit is None else min(n, limit - cp.n_evaluations))
             failpoint("after_ask")
             sigma = opt.sigma
             records, submitted_at = self._evaluate_generation(g, xs)
@@ -195,16 +208,20 @@ class Controller:
                                 f"optimizer): fix the cause, then: simtune resume {self.run_dir}")
             if self.on_generation is not None:
                 self.on_generation(g, records)
-        if cp.next_generation >= cp.max_ngen:
-            cp.finished, cp.stop_reason = True, cp.stop_reason or "max_ngen"
+        if cp.next_generation >= cp.max_ngen or (limit is not None
+                                                  and cp.n_evaluations >= limit):
+            reason = "max_ngen" if cp.next_generation >= cp.max_ngen else "max_evaluations"
+            cp.finished, cp.stop_reason = True, cp.stop_reason or reason
             save_checkpoint(self.run_dir, cp)
         return cp
 
     # -- one generation -------------------------------------------------------------------------
-    def _task(self, g: int, i: int, params: dict[str, float]) -> dict[str, Any]:
+    def _task(self, g: int, i: int, params: dict[str, float], asked_at: float | None = None,
+              point: np.ndarray | None = None) -> dict[str, Any]:
         seeds = [self.cfg.simulation_seed + r for r in range(self.cfg.repeats)]
         return {
-            "generation": g, "individual": i,
+            "generation": g, "individual": i, "asked_at": asked_at or time.time(),
+            "point": None if point is None else [float(v) for v in point],
             "eval_dir": str(rundir.eval_dir(self.run_dir, g, i)),
             "parameters": params, "seeds": seeds,
             "evaluator": self.cfg.evaluator.spec(),
@@ -212,12 +229,14 @@ class Controller:
             "sys_path": [str(self.cfg.base_dir)],
         }
 
-    def _write_task(self, task: dict[str, Any]) -> WatchedTask:
+    def _write_task(self, task: dict[str, Any], key: str | None = None) -> WatchedTask:
+        """Write ``task.json`` (unless it is there already: a resumed run) and watch it as
+        ``key`` (default: the individual's index, generational mode)."""
         d = Path(task["eval_dir"])
         d.mkdir(parents=True, exist_ok=True, mode=0o750)
         if not (d / TASK_FILE).exists():
             atomic_write_json(d / TASK_FILE, task)
-        return WatchedTask(str(task["individual"]), task)
+        return WatchedTask(key or str(task["individual"]), task)
 
     def _evaluate_generation(self, g: int, xs: list[np.ndarray]
                              ) -> tuple[list[EvaluationRecord], float | None]:
@@ -236,7 +255,8 @@ class Controller:
                         "started_at": time.time()}
             save_inflight(self.run_dir, inflight)
             failpoint("after_inflight")
-        tasks = [self._write_task(self._task(g, i, self.cfg.space.from_unit(x)))
+        tasks = [self._write_task(self._task(g, i, self.cfg.space.from_unit(x),
+                                             inflight.get("started_at"), x))
                  for i, x in enumerate(xs)]
         records = self._wait(g, tasks, inflight)
         return records, inflight.get("first_submit_at")

@@ -14,9 +14,10 @@ parts the controller brings up to date after every generation, rebuilt from the 
 missing, stale or corrupt) plus the log's tail past it (docs/benchmarks.md: 10^6 rows).
 
 Columns of :func:`load_results`: ``generation, individual, status, reason, detail, total_score,
-runtime_s, job_id, host, eval_dir, started_at, finished_at``, then ``param.<name>`` for every
-parameter, ``value.<target>``, ``score.<target>``, ``std.<target>`` (with repeats) and
-``why.<target>`` (why a target scored max_score, where it did).
+runtime_s, job_id, host, eval_dir, asked_at, submitted_at, started_at, finished_at, tell_seq``
+(``tell_seq``: the order an asynchronous run told results; empty in generational runs), then
+``param.<name>`` for every parameter, ``value.<target>``, ``score.<target>``, ``std.<target>``
+(with repeats) and ``why.<target>`` (why a target scored max_score, where it did).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ GENERATIONS_FILE = "generations.jsonl"
 COVARIANCE_FILE = "covariance.json"
 FIXED_COLUMNS = [
     "generation", "individual", "status", "reason", "detail", "total_score", "runtime_s",
-    "job_id", "host", "eval_dir", "started_at", "finished_at",
+    "job_id", "host", "eval_dir", "asked_at", "submitted_at", "started_at", "finished_at",
+    "tell_seq",
 ]
 
 
@@ -182,7 +184,8 @@ def records_frame(records: list[dict[str, Any]], sort: bool = True) -> pd.DataFr
 
 
 #: fixed columns that are numbers (None where unknown)
-_NUMERIC = frozenset({"total_score", "runtime_s", "started_at", "finished_at"})
+_NUMERIC = frozenset({"total_score", "runtime_s", "asked_at", "submitted_at", "started_at",
+                      "finished_at", "tell_seq"})
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:

@@ -125,6 +125,10 @@ class EvaluationRecord:
     host: str | None = None
     job_id: str | None = None
     pid: int | None = None
+    asked_at: float | None = None  # when the optimizer asked the point (controller)
+    submitted_at: float | None = None  # when its job was submitted (controller)
+    tell_seq: int | None = None  # async mode: its place in the order results were told
+    epoch: int | None = None  # async mode: restarts after a first group that measured nothing
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -153,6 +153,10 @@ class JobWatcher:
         """How many tasks are not finished."""
         return len(self._tasks)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether the task ``key`` is watched (added and not finished)."""
+        return key in self._tasks
+
     @property
     def in_flight(self) -> int:
         """Tasks submitted and not finished."""
@@ -181,10 +185,14 @@ class JobWatcher:
 
     # -- internals ------------------------------------------------------------------------------
     def _finish(self, t: WatchedTask, rec: EvaluationRecord) -> EvaluationRecord:
+        """Take ``t`` off the watch list; the record gets the times only the controller knows."""
         self._tasks.pop(t.key, None)
         self._finished_seen.pop(t.key, None)
+        job = self.jobs.get(t.key, {})
         if rec.job_id is None:
-            rec.job_id = self.jobs.get(t.key, {}).get("job_id")
+            rec.job_id = job.get("job_id")
+        rec.submitted_at = job.get("submitted_at", rec.submitted_at)
+        rec.asked_at = t.task.get("asked_at", rec.asked_at)
         return rec
 
     def _failed(self, t: WatchedTask, reason: Reason, detail: str) -> EvaluationRecord:
@@ -202,12 +210,12 @@ class JobWatcher:
         if not batch:
             return []
         self._to_submit = self._to_submit[len(batch):]
+        now = time.time()  # before: a local job can start before submit() returns
         try:
             ids = self.executor.submit([self._tasks[k].path for k in batch], label=self.label)
         except Exception as exc:  # noqa: BLE001 - a refused submission is recorded, not fatal
             log.error("submission of %d tasks failed: %s", len(batch), exc)
             return [self._failed(self._tasks[k], Reason.SUBMIT_FAILED, str(exc)) for k in batch]
-        now = time.time()
         if self.first_submit_at is None:
             self.first_submit_at = now
         for key, jid in zip(batch, ids):

@@ -34,6 +34,7 @@ exactly the points the uninterrupted run asks.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import pickle
@@ -141,6 +142,8 @@ class CMAOptimizer:
         self._batch: list[tuple[dict[str, Any], int]] | None = None  # (generation, index) per point
         self._told_since_ask = False
         self._injected = False
+        self._queue: list[np.ndarray] = []  # async: samples of the current generation not asked
+        self._async_buffer: list[tuple[np.ndarray, float, Reason | None, list[float] | None]] = []
         self.n_told = 0
         self.inject_types: tuple[str, ...] = ("full",)
 
@@ -230,6 +233,32 @@ class CMAOptimizer:
             return float(total) if math.isfinite(total) else self.total_max_score
         return runaway_value(x, self.mean, self.total_max_score)
 
+    def _told_values(self, xs: list[np.ndarray], totals: list[float],
+                     reasons: Sequence[Reason | None],
+                     scores: Sequence[Sequence[float]] | None) -> list[float]:
+        """What CMA is told for a group of results (a batch, or an async update's group): the
+        surrogate learns the ok ones, the failure policy decides the others."""
+        kinds = [kind_of(t, r, self.total_max_score) for t, r in zip(totals, reasons)]
+        # the surrogate learns from the successful, uncapped evaluations only; it models the sum
+        # of squared target scores (smooth where the targets' values are; the capped sum |t-v|/n
+        # is a cone a quadratic fits badly), or the squared total without per-target scores
+        ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
+        if self.model is not None:
+            for i in ok:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.model.add_data_row(xs[i], _model_value(
+                        totals[i], None if scores is None else scores[i]))
+        fit = [self.fitness(x, t, r) for x, t, r in zip(xs, totals, reasons)]
+        if self.failure_policy == "impute":
+            model = self.model if self._model_ready() else None
+            for i, k in enumerate(kinds):
+                if k is Kind.CRASH:
+                    value = impute(model, xs, totals, ok, i)
+                    if value is not None:
+                        fit[i] = value
+        return fit
+
     def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
                    reasons: Sequence[Reason | None],
                    scores: Sequence[Sequence[float]] | None = None) -> list[float]:
@@ -243,25 +272,7 @@ class CMAOptimizer:
         """
         xs = [np.asarray(x, dtype=float) for x in xs]
         totals = [float(t) for t in totals]
-        kinds = [kind_of(t, r, self.total_max_score) for t, r in zip(totals, reasons)]
-        # the surrogate learns from the successful, uncapped evaluations only; it models the sum
-        # of squared target scores (smooth where the targets' values are; the capped sum |t-v|/n
-        # is a cone a quadratic fits badly), or the squared total without per-target scores
-        ys = [_model_value(t, None if scores is None else scores[i]) for i, t in enumerate(totals)]
-        ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
-        if self.model is not None:
-            for i in ok:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self.model.add_data_row(xs[i], ys[i])
-        fit = [self.fitness(x, t, r) for x, t, r in zip(xs, totals, reasons)]
-        if self.failure_policy == "impute":
-            model = self.model if self._model_ready() else None
-            for i, k in enumerate(kinds):
-                if k is Kind.CRASH:
-                    value = impute(model, xs, totals, ok, i)
-                    if value is not None:
-                        fit[i] = value
+        fit = self._told_values(xs, totals, reasons, scores)
         self._injected = False  # the model has new data: its next candidate is a new point
         batch, self._batch = self._batch, None
         pend, self._pending = self._pending, None
@@ -280,6 +291,42 @@ class CMAOptimizer:
             self._tell_es(np.asarray(xs), np.asarray(fit))
         self.n_told += len(xs)
         self._maybe_restart()
+        return fit
+
+    # -- asynchronous mode ----------------------------------------------------------------------
+    def ask_one(self) -> np.ndarray:
+        """One point for a slot that just freed (``optimizer.mode: async``): the next sample of
+        the current CMA generation, a new generation drawn from the current distribution (with
+        the model's optimum injected once per update) when it is used up."""
+        if not self._queue:
+            self._queue = [x.copy() for x in self._draw()]
+        return self._queue.pop(0)
+
+    def tell_one(self, x: np.ndarray, total: float, reason: Reason | None,
+                 scores: Sequence[float] | None = None) -> list[float] | None:
+        """Take one finished evaluation (any point, in the order results arrive).
+
+        Results are told to pycma ``popsize`` at a time in arrival order, whichever points they
+        were: a point asked from an older distribution (a straggler) joins the update it arrives
+        in, and the surrogate learns it at once. Returns the values told when this result
+        completed an update, else ``None``.
+        """
+        self._async_buffer.append((np.asarray(x, dtype=float), float(total), reason,
+                                   None if scores is None else list(scores)))
+        if len(self._async_buffer) < self.popsize:
+            return None
+        group, self._async_buffer = self._async_buffer, []
+        xs = [g[0] for g in group]
+        sc = [g[3] for g in group if g[3] is not None]
+        fit = self._told_values(xs, [g[1] for g in group], [g[2] for g in group],
+                                sc if len(sc) == len(group) else None)
+        self._injected = False
+        self._tell_es(np.asarray(xs), np.asarray(fit))
+        self.n_told += len(xs)
+        before = self.n_restarts
+        self._maybe_restart()
+        if self.n_restarts != before:
+            self._queue = []  # samples of the old CMA-ES
         return fit
 
     def _maybe_restart(self) -> None:
@@ -387,7 +434,7 @@ class CMAOptimizer:
         if d.pop("kind", "cma") != "cma":
             raise ValueError(f"not a CMA-ES state (kind {d.get('kind')!r})")
         self = cls.__new__(cls)
-        self.__dict__.update(_STATE_DEFAULTS)
+        self.__dict__.update(copy.deepcopy(_STATE_DEFAULTS))  # fresh lists per instance
         np.random.set_state(d.pop("np_random"))
         es, model = d.pop("es"), d.pop("model", None)
         self.__dict__.update(d)
@@ -402,6 +449,7 @@ _STATE_DEFAULTS: dict[str, Any] = {
     "_open": [], "_batch": None, "_told_since_ask": False, "_injected": False,
     "n_told": 0, "inject_types": ("full",), "restarts_left": 0, "incpopsize": 2.0,
     "n_restarts": 0, "_iter_offset": 0, "_sigma0": 1 / 6, "_cma_opts": {},
+    "_queue": [], "_async_buffer": [],
 }
 
 

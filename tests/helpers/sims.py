@@ -26,11 +26,14 @@ def _count(tag: str, params: Mapping[str, float]) -> None:
 
 
 def rate_sheet(params: Mapping[str, float], out_dir: Path, seed: int,
-               n: int = 40, duration_ms: float = 2000.0, sleep_s: float = 0.0) -> Path:
-    """Rate = 10 * |a| + 2 * b Hz; ISI regularity from c (gamma shape 1/(c+0.2))."""
+               n: int = 40, duration_ms: float = 2000.0, sleep_s: float = 0.0,
+               sleep_per_a_s: float = 0.0) -> Path:
+    """Rate = 10 * |a| + 2 * b Hz; ISI regularity from c (gamma shape 1/(c+0.2)). It takes
+    ``sleep_s + sleep_per_a_s * a`` seconds (results of a batch come back out of order)."""
     _count("rate_sheet", params)
-    if sleep_s:
-        time.sleep(sleep_s)
+    pause = sleep_s + sleep_per_a_s * float(params.get("a", 0.0))
+    if pause > 0:
+        time.sleep(pause)
     a, b = float(params.get("a", 0.5)), float(params.get("b", 0.5))
     c = float(params.get("c", 0.8))
     rate = 10.0 * abs(a) + 2.0 * b
