@@ -34,6 +34,7 @@ from orchestrator.executors import Executor, make_executor
 from orchestrator.executors.watcher import JobWatcher, Limits, WatchedTask
 from orchestrator.optimizer import Optimizer, make_optimizer, optimizer_from_state
 from orchestrator.results import ResultsWriter
+from orchestrator.rundir import Interrupted, RunFailed
 from simtune_core.faults import failpoint
 from simtune_core.io import atomic_write_json
 from simtune_core.record import TASK_FILE, EvaluationRecord
@@ -44,14 +45,6 @@ log = logging.getLogger("simtune")
 
 #: the search covariance is recorded (covariance.json) up to 50 free parameters
 MAX_COVARIANCE_SIZE = 2500
-
-
-class Interrupted(Exception):
-    """SIGTERM/SIGUSR1/SIGINT: the controller stopped; the run can be resumed."""
-
-
-class RunFailed(Exception):
-    """The run cannot go on as configured (its message says why); fix the cause and resume."""
 
 
 class Controller:
@@ -137,7 +130,9 @@ class Controller:
     def _run(self) -> Checkpoint:
         rundir.remove_torn_writes(self.run_dir)
         if self.cfg.reference is not None and not self.meta.get("reference_values"):
-            self._run_reference()
+            from orchestrator.reference import run_reference
+
+            run_reference(self)
         opt, cp = self._load_or_init()
         best = Best(cp.best, cp.kept, self.cfg.cleanup.keep_best, self.cfg.cleanup.keep_failed)
         log.info("run %s: generation %d of %d, %d free parameters, executor %s, mode %s",
@@ -286,29 +281,3 @@ class Controller:
                 failpoint("waiting")
                 time.sleep(tick)
         return [done[int(t.key)] for t in tasks]
-
-    # -- reference mode -------------------------------------------------------------------------
-    def _run_reference(self) -> None:
-        """Reference mode: simulate ``reference.parameters`` once; its values become the targets."""
-        assert self.cfg.reference is not None
-        space = self.cfg.space
-        free = {**self.cfg.centroid, **{k: v for k, v in self.cfg.reference.parameters.items()
-                                        if space.by_name[k].free}}
-        params = space.complete(free)
-        params.update({k: float(v) for k, v in self.cfg.reference.parameters.items()})
-        task = self._write_task(self._task(-1, 0, params))
-        inflight: dict[str, Any] = {"generation": -1, "points": [], "jobs": {},
-                                    "started_at": time.time()}
-        rec = self._wait(-1, [task], inflight)[0]
-        if not rec.ok:
-            raise RunFailed(f"the reference simulation failed ({rec.reason}): "
-                            f"{rec.detail[:500]}")
-        values = {k: v for k, v in rec.values.items() if v is not None}
-        missing = [t.name for t in self.cfg.targets if t.name not in values]
-        if missing:
-            raise RunFailed(f"the reference simulation gave no value for {missing}: "
-                            f"{rec.target_reasons}")
-        self.meta["reference_values"] = values
-        rundir.write_meta(self.run_dir, self.meta)
-        self.cfg = self.cfg.with_target_values(values)
-        log.info("reference values: %s", values)

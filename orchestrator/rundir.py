@@ -34,7 +34,8 @@ from orchestrator.config import Config, config_from_dict
 from simtune_core.io import atomic_write_json, atomic_write_text, read_json
 from simtune_core.userimport import add_user_dir
 
-__all__ = ["LOCK_FILE", "RUN_FILE", "LockedError", "NotARunError", "RunExistsError", "RunLock",
+__all__ = ["LOCK_FILE", "RUN_FILE", "Interrupted", "LockedError", "NotARunError",
+           "RunExistsError", "RunFailed", "RunLock",
            "create_run", "eval_dir", "is_run", "lock_holder", "new_run_problem", "open_run",
            "read_meta", "remove_torn_writes", "write_meta"]
 
@@ -54,6 +55,14 @@ class NotARunError(FileNotFoundError):
 
 class LockedError(Exception):
     """Another controller holds the run directory."""
+
+
+class Interrupted(Exception):
+    """SIGTERM/SIGUSR1/SIGINT: the controller stopped; the run can be resumed."""
+
+
+class RunFailed(Exception):
+    """The run cannot go on as configured (its message says why); fix the cause and resume."""
 
 
 def eval_dir(run_dir: Path, generation: int, individual: int) -> Path:

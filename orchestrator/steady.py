@@ -43,6 +43,7 @@ from orchestrator.checkpoint import (
 )
 from orchestrator.executors.watcher import JobWatcher, Limits, WatchedTask
 from orchestrator.results import RESULTS_FILE, iter_jsonl
+from orchestrator.rundir import Interrupted, RunFailed
 from simtune_core.faults import failpoint
 from simtune_core.io import read_json
 from simtune_core.record import TASK_FILE, EvaluationRecord
@@ -200,8 +201,6 @@ class AsyncLoop:
             if ctl._stop_signal is not None:
                 self._save_inflight()
                 self._checkpoint()
-                from orchestrator.controller import Interrupted
-
                 raise Interrupted(f"stopped by signal {ctl._stop_signal} after "
                                   f"{cp.n_evaluations} evaluations")
             new = self.watcher.step()
@@ -256,8 +255,6 @@ class AsyncLoop:
     def _stop_epoch(self, recs: list[EvaluationRecord], fatal: str) -> None:
         """The first group measured nothing: record everything, cancel what runs, tell nothing,
         and leave the next resume a fresh start (a new epoch)."""
-        from orchestrator.controller import RunFailed
-
         ctl, cp = self.ctl, self.cp
         self.watcher.cancel_all()
         rest = list(recs)
