@@ -62,6 +62,7 @@ def collect_status(run_dir: Path) -> dict[str, Any]:
         "max_ngen": cp.max_ngen if cp else None,
         "finished": bool(cp and cp.finished), "stop_reason": cp.stop_reason if cp else "",
         "evaluations": int(len(done)),
+        "budget": _budget(run_dir, cp.max_ngen if cp else None),
         "failed": int(failed.sum()) if failed is not None else 0,
         "failures_by_reason": (done.loc[failed, "reason"].fillna("unknown").value_counts()
                                .to_dict() if failed is not None else {}),
@@ -91,9 +92,61 @@ def collect_status(run_dir: Path) -> dict[str, Any]:
         if cp and not cp.finished and holder:
             out["eta_s"] = (cp.max_ngen - cp.next_generation) * out["seconds_per_generation"]
     inflight = load_inflight(run_dir)
-    if inflight is not None and cp is not None and inflight.get("generation") == cp.next_generation:
+    if inflight is not None and cp is not None and inflight.get("mode") == "async":
+        out["async"] = _async(inflight, done, cp, slots=_slots(run_dir))
+    elif inflight is not None and cp is not None and \
+            inflight.get("generation") == cp.next_generation:
         out["current_generation"] = _inflight(run_dir, inflight, holder is not None)
+    if len(done) and "submitted_at" in done.columns and done["submitted_at"].notna().any():
+        slots = _slots(run_dir)
+        if slots:
+            out["utilisation"] = utilisation(done, slots)
     return out
+
+
+def _raw(run_dir: Path) -> dict[str, Any]:
+    try:
+        import yaml
+
+        raw = yaml.safe_load((run_dir / "config.yaml").read_text())
+        return raw if isinstance(raw, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _slots(run_dir: Path) -> int | None:
+    """The run's parallel slots (executor.max_parallel), None where unknown."""
+    value = (_raw(run_dir).get("executor") or {}).get("max_parallel")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _budget(run_dir: Path, max_ngen: int | None) -> int | None:
+    """An asynchronous run's evaluation budget (None for a generational run)."""
+    opt = _raw(run_dir).get("optimizer") or {}
+    if opt.get("mode") != "async":
+        return None
+    from orchestrator.config import OptimizerConfig
+    from orchestrator.steady import budget
+
+    keys = {k: v for k, v in opt.items() if k in ("max_evaluations", "max_ngen",
+                                                  "offspring_size")}
+    return budget(OptimizerConfig(**keys), max_ngen)
+
+
+def utilisation(df: Any, slots: int) -> float:
+    """Summed evaluation run time over ``slots x`` the span from the first submission to the
+    last result: the fraction of the slots kept busy."""
+    span = float(df["finished_at"].max() - df["submitted_at"].min())
+    busy = float(df["runtime_s"].fillna(0).sum())
+    return busy / (slots * span) if span > 0 else math.nan
+
+
+def _async(inflight: dict[str, Any], done: Any, cp: Any, slots: int | None) -> dict[str, Any]:
+    jobs = inflight.get("jobs", {})
+    return {"in_flight": len(inflight.get("tasks", {})), "slots": slots,
+            "running": sum(1 for j in jobs.values() if "started_at" in j),
+            "pending": sum(1 for j in jobs.values() if "started_at" not in j),
+            "told": cp.n_evaluations, "asked": cp.n_asked, "cma_updates": cp.next_generation}
 
 
 def _inflight(run_dir: Path, inflight: dict[str, Any], live: bool) -> dict[str, Any]:
@@ -133,10 +186,21 @@ def run_status(run_dir: Path, as_json: bool = False) -> int:
     state = s["state"] + (f" ({s['stop_reason']})" if s["finished"] else "")
     print(f"run {s['name']} at {s['run_dir']}: {state}"
           + (f" — controller {s['controller']}" if s["controller"] else ""))
-    print(f"generations: {s['generations_done']} of {s['max_ngen']}; evaluations: "
-          f"{s['evaluations']} ({s['failed']} failed)")
+    if s["budget"] is not None:
+        print(f"evaluations: {s['evaluations']} of {s['budget']} ({s['failed']} failed); "
+              f"{s['generations_done']} CMA updates")
+    else:
+        print(f"generations: {s['generations_done']} of {s['max_ngen']}; evaluations: "
+              f"{s['evaluations']} ({s['failed']} failed)")
     if s["failures_by_reason"]:
         print("failures: " + ", ".join(f"{k} {v}" for k, v in s["failures_by_reason"].items()))
+    a = s.get("async")
+    if a:
+        print(f"asynchronous: {a['in_flight']} in flight of {a['slots']} slots ({a['running']} "
+              f"running, {a['pending']} pending); {a['told']} told, {a['cma_updates']} CMA "
+              "updates" + ("" if s["controller"] else " (when the controller stopped)"))
+    if "utilisation" in s:
+        print(f"slots busy so far: {s['utilisation']:.0%} (summed run time / slots x span)")
     c = s.get("current_generation")
     if c and s["controller"]:
         print(f"generation {c['generation']} in flight for {c['running_for_s']:.0f} s: "

@@ -100,6 +100,10 @@ def test_async_run_keeps_the_slots_full(write_config, tmp_path: Path, capsys) ->
     df = load_results(tmp_path / "run")
     assert len(df) == BUDGET and set(df.tell_seq) == set(range(BUDGET))
     assert "24 of 24 evaluations done" in capsys.readouterr().out
+    assert main(["status", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "evaluations: 24 of 24 (0 failed); 6 CMA updates" in out
+    assert "slots busy so far: " in out
 
 
 def _run(args: list[str], counter: Path, failpoint: str | None = None) -> int:
