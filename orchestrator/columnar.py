@@ -1,24 +1,35 @@
-"""The columnar cache of ``results.jsonl``: Parquet parts that load 10^6 evaluations in seconds.
+"""The columnar cache of ``results.jsonl``: Arrow parts that load 10^6 evaluations in a second.
 
 ``results.jsonl`` stays the record (append-only, one line per evaluation, crash-safe on NFS); this
-cache only makes reading it fast. ``RUN_DIR/results.cache/`` holds Parquet files (pyarrow), each
-the flattened table (:func:`orchestrator.results.records_frame`) of one byte range of the log, and
-``manifest.json`` listing them::
+cache only makes reading it fast. ``RUN_DIR/results.cache/`` holds Arrow IPC files (pyarrow's
+"Feather v2", uncompressed), each the flattened table (:func:`orchestrator.results.records_frame`)
+of one byte range of the log, and ``manifest.json`` listing them::
 
-    {"version": 1, "parts": [{"file": "part-0-52311.parquet", "start": 0, "end": 52311,
+    {"version": 2, "parts": [{"file": "part-0-52311-1a2b3c4d.arrow", "start": 0, "end": 52311,
                               "rows": 120, "check": "<sha1 of the range's last 256 bytes>"}]}
 
+Why Arrow IPC and not Parquet (version 1 of this cache): reading a part is then a copy, not a
+decode; on 10^6 rows x 135 columns Parquet (zstd) cost ~1.5 CPU s more per load and ~3 s per
+merge of the largest parts, for a cache ~35 % smaller (docs/benchmarks.md). Parts are read into
+memory, never memory-mapped: a part replaced by a merge on another NFS client must not turn into
+a SIGBUS in a reader.
+
 :func:`update` appends a part for the log's bytes past the last part (complete lines only) and
-merges the newest parts while a part is no larger than the one after it -- a binary counter, so a
-run of ``n`` evaluations has at most ``log2(n / batch) + 1`` parts and every row is rewritten
-``O(log n)`` times over the run (a generation's update stays cheap at any run size).
-:func:`load` reads the parts and parses only the log's tail past them.
+merges the newest parts while a part is no larger than the one after it -- a binary counter, so
+every row is rewritten ``O(log n)`` times over the run -- but never into a part covering more than
+:data:`MAX_MERGE_BYTES` of the log: a generation's update stays cheap at any run size (its worst
+case rewrites ~64k rows of 30 parameters and 30 targets, not the whole table). A run of ``n``
+bytes of log has at most ``n / MAX_MERGE_BYTES + log2(...)`` parts. :func:`load` reads the parts
+and parses only the log's tail past them; the log is always parsed in chunks of
+:data:`CHUNK_BYTES`, so a rebuild from a 4 GB log needs memory for one chunk's Python objects,
+not the whole log's.
 
 The cache is checked, never trusted: a part whose byte range no longer ends with the bytes it
-was made from (a log replaced or truncated), an unreadable part or manifest, or a log shorter
-than the parts (a different run copied in) makes it stale and it is rebuilt from the log. Writers
-take ``results.cache/lock`` (``flock``, non-blocking: a second writer skips its update, the log
-is still read); readers take no lock and retry once if a merge removed a part under them.
+was made from (a log replaced or truncated), an unreadable part or manifest, a manifest of
+another version, or a log shorter than the parts (a different run copied in) makes it stale and
+it is rebuilt from the log. Writers take ``results.cache/lock`` (``flock``, non-blocking: a
+second writer skips its update, the log is still read); readers take no lock and retry once if
+a merge removed a part under them.
 """
 
 from __future__ import annotations
@@ -32,21 +43,29 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 
 from simtune_core.io import atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["CACHE_DIR", "load", "update"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["CACHE_DIR", "CHUNK_BYTES", "MAX_MERGE_BYTES", "load", "update"]
 
 log = logging.getLogger("simtune")
 
 CACHE_DIR = "results.cache"
 MANIFEST = "manifest.json"
-VERSION = 1
+VERSION = 2
 #: bytes of the log at the end of each part's range whose hash checks the part
 CHECK_BYTES = 256
+#: parts are not merged into one covering more log bytes than this (bounds an update's cost)
+MAX_MERGE_BYTES = 256 << 20
+#: the log is parsed this many bytes at a time (bounds the memory of a rebuild)
+CHUNK_BYTES = 64 << 20
+PART_SUFFIX = ".arrow"
 
 
 @dataclass(frozen=True)
@@ -94,13 +113,22 @@ def _manifest(cache: Path, log_path: Path) -> list[_Part]:
     return parts
 
 
-def _complete_lines(log_path: Path, start: int) -> tuple[bytes, int]:
-    """The log's complete lines from byte ``start`` and the offset after the last one."""
+def _chunks(log_path: Path, start: int) -> Iterator[tuple[bytes, int]]:
+    """The log's complete lines from byte ``start``, at most about :data:`CHUNK_BYTES` at a
+    time, each with the offset after its last line (a torn last line is left out)."""
     with open(log_path, "rb") as fh:
         fh.seek(start)
-        data = fh.read()
-    cut = data.rfind(b"\n") + 1
-    return data[:cut], start + cut
+        pos, rest = start, b""
+        while True:
+            block = fh.read(CHUNK_BYTES)
+            if not block:
+                return
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                pos += cut
+                yield data[:cut], pos
+            rest = data[cut:]
 
 
 def _parse(data: bytes) -> list[dict[str, Any]]:
@@ -115,40 +143,71 @@ def _parse(data: bytes) -> list[dict[str, Any]]:
     return rows
 
 
-def _to_parquet(df: pd.DataFrame) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        df = df.copy()  # a column of mixed Python types (a user's job ids, say): as text
-        for c in df.columns:
-            if df[c].dtype == object:
-                df[c] = df[c].map(lambda v: None if v is None else str(v))
-        table = pa.Table.from_pandas(df, preserve_index=False)
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
-
-
-def _read_part(cache: Path, p: _Part) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(cache / p.file).to_pandas()
-
-
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     from orchestrator.results import records_frame
 
     return records_frame(rows, sort=False)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
+def _to_table(df: pd.DataFrame) -> pa.Table:
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        df = df.copy()  # a column of mixed Python types (a user's job ids, say): as text
+        for c in df.columns:
+            if df[c].dtype == object:
+                df[c] = df[c].map(lambda v: None if v is None else str(v))
+        return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _log_tables(log_path: Path, start: int) -> Iterator[tuple[pa.Table, int]]:
+    """The log's rows past byte ``start`` as tables, chunk by chunk, with the end offsets."""
+    for data, end in _chunks(log_path, start):
+        rows = _parse(data)
+        del data
+        yield _to_table(_frame(rows)), end
+
+
+def _ipc_bytes(table: pa.Table) -> bytes:
+    import pyarrow as pa
+
+    buf = io.BytesIO()
+    with pa.ipc.new_file(buf, table.schema) as writer:
+        writer.write_table(table)
+    return buf.getvalue()
+
+
+def _read_part(cache: Path, p: _Part) -> pa.Table:
+    import pyarrow as pa
+
+    with pa.OSFile(str(cache / p.file)) as fh:  # read, not mapped (see the module docstring)
+        return pa.ipc.open_file(fh).read_all()
+
+
+def _concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """One table of ``tables`` (columns unified: missing ones null, nulls and ints promoted);
+    raises ``pa.ArrowInvalid``/``pa.ArrowTypeError`` if a column's types cannot be unified."""
+    import pyarrow as pa
+
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables,
+                                                               promote_options="permissive")
+
+
+def _to_frame(tables: list[pa.Table]) -> pd.DataFrame:
+    """The rows of ``tables`` as one DataFrame: concatenated as Arrow (no copy), converted once
+    (one copy); the pandas concatenation of each table's frame where the types do not unify."""
+    import pyarrow as pa
+
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
         return _frame([])
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True, sort=False)
+    try:
+        return _concat_tables(tables).to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        frames = [t.to_pandas() for t in tables]
+        return pd.concat(frames, ignore_index=True, sort=False)
 
 
 class _Lock:
@@ -175,10 +234,10 @@ class _Lock:
             os.close(self.fd)
 
 
-def _write_part(cache: Path, log_path: Path, df: pd.DataFrame, start: int, end: int) -> _Part:
-    name = f"part-{start}-{end}-{uuid.uuid4().hex[:8]}.parquet"
-    atomic_write_bytes(cache / name, _to_parquet(df))
-    return _Part(name, start, end, len(df), _check(log_path, start, end))
+def _write_part(cache: Path, log_path: Path, table: pa.Table, start: int, end: int) -> _Part:
+    name = f"part-{start}-{end}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
+    atomic_write_bytes(cache / name, _ipc_bytes(table))
+    return _Part(name, start, end, table.num_rows, _check(log_path, start, end))
 
 
 def update(run_dir: str | os.PathLike[str], log_name: str = "results.jsonl") -> bool:
@@ -201,6 +260,24 @@ def update(run_dir: str | os.PathLike[str], log_name: str = "results.jsonl") -> 
         return False
 
 
+def _mergeable(a: _Part, b: _Part) -> bool:
+    return a.rows <= b.rows and b.end - a.start <= MAX_MERGE_BYTES
+
+
+def _merge_tail(cache: Path, log_path: Path, parts: list[_Part]) -> list[_Part]:
+    """Merge the newest parts while the binary-counter rule and the size bound allow."""
+    new = list(parts)
+    while len(new) >= 2 and _mergeable(new[-2], new[-1]):
+        k = len(new) - 2
+        while k > 0 and _mergeable(new[k - 1], new[k]) and (
+                new[-1].end - new[k - 1].start <= MAX_MERGE_BYTES
+                and new[k - 1].rows <= sum(p.rows for p in new[k:])):
+            k -= 1  # a cascade: read and write its parts once, not once per level
+        merged = _concat_tables([_read_part(cache, p) for p in new[k:]])
+        new[k:] = [_write_part(cache, log_path, merged, new[k].start, new[-1].end)]
+    return new
+
+
 def _update_locked(cache: Path, log_path: Path) -> None:
     try:
         parts = _manifest(cache, log_path)
@@ -208,22 +285,27 @@ def _update_locked(cache: Path, log_path: Path) -> None:
         log.info("results cache of %s is stale (%s): rebuilding", log_path.parent, exc)
         parts = []
     start = parts[-1].end if parts else 0
-    data, end = _complete_lines(log_path, start)
-    if end == start and (cache / MANIFEST).exists():
-        return
     new = list(parts)
-    if end > start:
-        new.append(_write_part(cache, log_path, _frame(_parse(data)), start, end))
-    while len(new) >= 2 and new[-2].rows <= new[-1].rows:
-        a, b = new[-2], new[-1]
-        merged = _concat([_read_part(cache, a), _read_part(cache, b)])
-        new[-2:] = [_write_part(cache, log_path, merged, a.start, b.end)]
+    pending: list[pa.Table] = []
+    p_start = p_end = start
+    for table, end in _log_tables(log_path, start):
+        pending.append(table)
+        p_end = end
+        if p_end - p_start >= MAX_MERGE_BYTES:  # a rebuild: parts of the bounded size
+            new.append(_write_part(cache, log_path, _concat_tables(pending), p_start, p_end))
+            new = _merge_tail(cache, log_path, new)
+            pending, p_start = [], p_end
+    if pending:
+        new.append(_write_part(cache, log_path, _concat_tables(pending), p_start, p_end))
+    if new == parts and (cache / MANIFEST).exists():
+        return
+    new = _merge_tail(cache, log_path, new)
     atomic_write_json(cache / MANIFEST, {"version": VERSION,
                                          "parts": [p.to_json() for p in new]})
-    keep = {p.file for p in new} | {MANIFEST, "lock"}
+    keep = {p.file for p in new}
     for f in cache.iterdir():
-        if f.name not in keep and f.suffix == ".parquet":
-            f.unlink(missing_ok=True)
+        if f.name.startswith("part-") and f.name not in keep:
+            f.unlink(missing_ok=True)  # merged away, or a part of an older version
 
 
 def load(run_dir: str | os.PathLike[str], log_name: str = "results.jsonl",
@@ -247,13 +329,13 @@ def load(run_dir: str | os.PathLike[str], log_name: str = "results.jsonl",
         if log_path.stat().st_size - covered > (1 << 20) and attempt == 0 and refresh(run_dir):
             continue
         try:
-            frames = [_read_part(cache, p) for p in parts]
+            tables = [_read_part(cache, p) for p in parts]
         except (OSError, ValueError) as exc:  # merged away under us, or corrupt
             if attempt == 0:
                 log.info("results cache of %s: %s; reading again", run_dir, exc)
                 refresh(run_dir)
                 continue
-            frames, covered = [], 0
-        data, _end = _complete_lines(log_path, covered)
-        return _concat(frames + [_frame(_parse(data))])
+            tables, covered = [], 0
+        tables += [t for t, _end in _log_tables(log_path, covered)]
+        return _to_frame(tables)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -9,7 +9,7 @@ generation redone after a crash never duplicates rows.
 Per-generation statistics (step size, mean, best, failures) go to ``generations.jsonl`` the same
 way; the last search covariance to ``covariance.json`` (atomic, replaced every generation).
 
-Reading: :func:`load_results` reads the columnar cache (:mod:`orchestrator.columnar`: Parquet
+Reading: :func:`load_results` reads the columnar cache (:mod:`orchestrator.columnar`: Arrow IPC
 parts the controller brings up to date after every generation, rebuilt from the log when
 missing, stale or corrupt) plus the log's tail past it (docs/benchmarks.md: 10^6 rows).
 

@@ -7,7 +7,7 @@ Layout::
     RUN_DIR/checkpoint.pkl     after every generation (atomic; orchestrator.checkpoint)
     RUN_DIR/inflight.json      the evaluations in flight: points, job ids, start times
     RUN_DIR/results.jsonl      one row per evaluation (orchestrator.results.load_results)
-    RUN_DIR/results.parquet    columnar cache of results.jsonl (rebuilt when missing or stale)
+    RUN_DIR/results.cache/     columnar cache of results.jsonl (rebuilt when missing or stale)
     RUN_DIR/generations.jsonl  one row per generation (sigma, best, failures by reason)
     RUN_DIR/simtune.log        the controller's log
     RUN_DIR/run.lock           held (flock) while a controller runs

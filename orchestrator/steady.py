@@ -56,6 +56,10 @@ __all__ = ["AsyncLoop", "budget"]
 
 log = logging.getLogger("simtune")
 
+#: the columnar cache of results.jsonl is brought up to date at most this often (readers parse
+#: the log's tail past it; at the end of the run it is brought up to date)
+CACHE_EVERY_S = 10.0
+
 
 def budget(optimizer_cfg: Any, max_ngen: int | None = None) -> int:
     """The evaluations an asynchronous run makes: ``max_evaluations``, else
@@ -83,6 +87,7 @@ class AsyncLoop:
                                   self._save_inflight, label=f"{self.cfg.name}-async")
         self.group: list[EvaluationRecord] = []  # the records of the CMA update being filled
         self._new: list[str] = []  # keys asked since the last submission
+        self._cache_at = 0.0  # when the columnar cache was last brought up to date
         self.t_update = time.time()
         if cp.n_asked == 0:
             cp.epoch_state = opt.state()  # where a new epoch starts over
@@ -213,6 +218,7 @@ class AsyncLoop:
                 time.sleep(0.05 if len(self.watcher) <= 200 else 0.2)
         cp.finished = True
         cp.stop_reason = cp.stop_reason or "max_evaluations"
+        ctl.results.update_cache()
         save_checkpoint(ctl.run_dir, cp)
         clear_inflight(ctl.run_dir)
         return cp
@@ -236,11 +242,15 @@ class AsyncLoop:
             self._tell(rec)
         failpoint("after_tell")
         self.best.update(recs)
-        ctl.results.update_cache()
+        if time.time() - self._cache_at > CACHE_EVERY_S:
+            ctl.results.update_cache()
+            self._cache_at = time.time()
         tasks, self._new = self._watch(self._new), []
         self._save_inflight()
         self._checkpoint()
-        self._receive(self.watcher.add(tasks))  # (a re-run that finished before a crash)
+        done = self.watcher.add(tasks)  # (a re-run that finished before a crash)
+        done += self.watcher.submit_now()  # the freed slots now, not at the next tick
+        self._receive(done)
         ctl.progress.add(recs)
         stop = self.opt.stop_reasons()
         if stop and not cp.finished:

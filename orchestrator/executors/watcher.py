@@ -178,6 +178,11 @@ class JobWatcher:
             out += self._check_jobs()
         return out
 
+    def submit_now(self) -> list[EvaluationRecord]:
+        """Submit what fits right away (instead of at the next :meth:`step`); returns the
+        records of submissions the scheduler refused."""
+        return self._submit() if self._to_submit else []
+
     def cancel_all(self) -> None:
         """Cancel every job still running (best effort); the tasks stay unfinished."""
         ids = [self.jobs[k]["job_id"] for k in self._tasks if k in self.jobs]

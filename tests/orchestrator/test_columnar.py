@@ -55,7 +55,7 @@ def test_incremental_cache_equals_the_log_and_stays_logarithmic(run: Path) -> No
         sizes = [p["rows"] for p in parts]
         assert sizes == sorted(sizes, reverse=True) and len(sizes) <= 7  # a binary counter
         assert sum(sizes) == 7 * (g + 1)
-    assert len(list((run / "results.cache").glob("*.parquet"))) == len(parts)  # no leftovers
+    assert len(list((run / "results.cache").glob("part-*.arrow"))) == len(parts)  # no leftovers
     _same(load_results(run), _truth(run))
 
 
@@ -98,7 +98,7 @@ def test_a_stale_or_broken_cache_is_rebuilt_from_the_log(run: Path, damage: str)
         lines = log.read_bytes().splitlines(keepends=True)
         log.write_bytes(b"".join(lines[:9]))
     elif damage == "corrupt_part":
-        part = min(cache.glob("*.parquet"))
+        part = min(cache.glob("part-*.arrow"))
         part.write_bytes(b"PAR1 not really")
     else:
         (cache / "manifest.json").write_text("{not json")
