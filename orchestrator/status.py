@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.checkpoint import load_checkpoint, load_inflight
-from orchestrator.report.data import load_run
+from orchestrator.report.data import load_run, utilisation
 from orchestrator.results import ok_mask
 from orchestrator.rundir import lock_holder, read_meta
 from simtune_core.record import is_ok
@@ -131,14 +131,6 @@ def _budget(run_dir: Path, max_ngen: int | None) -> int | None:
     keys = {k: v for k, v in opt.items() if k in ("max_evaluations", "max_ngen",
                                                   "offspring_size")}
     return budget(OptimizerConfig(**keys), max_ngen)
-
-
-def utilisation(df: Any, slots: int) -> float:
-    """Summed evaluation run time over ``slots x`` the span from the first submission to the
-    last result: the fraction of the slots kept busy."""
-    span = float(df["finished_at"].max() - df["submitted_at"].min())
-    busy = float(df["runtime_s"].fillna(0).sum())
-    return busy / (slots * span) if span > 0 else math.nan
 
 
 def _async(inflight: dict[str, Any], done: Any, cp: Any, slots: int | None) -> dict[str, Any]:

@@ -107,6 +107,8 @@ def _evaluator(data: Any, base_dir: Path) -> EvaluatorConfig:
 
 
 def _cma_options(opts: Mapping[str, Any]) -> None:
+    if not opts:
+        return  # (importing pycma costs ~1 s: not for a config that sets no option)
     import cma
 
     known = cma.CMAOptions.defaults()

@@ -29,6 +29,8 @@ from orchestrator.report.data import (
     population_histograms,
     read_generations,
     search_correlation,
+    slot_occupancy,
+    utilisation,
 )
 from orchestrator.report.figures import (
     DPI,
@@ -42,6 +44,7 @@ from orchestrator.report.figures import (
     plot_population,
     plot_scores,
     plot_sigma,
+    plot_slots,
     wrap,
 )
 from orchestrator.report.summary import REPORT_DIR, Report, summary_markdown, write_report
@@ -51,6 +54,7 @@ __all__ = [
     "RunInfo", "TargetInfo", "best_rows", "correlation_matrix", "failure_table",
     "generation_table", "last_covariance", "load_run", "pareto_data", "plot_best_scores",
     "plot_best_values", "plot_correlation", "plot_covariance", "plot_failures", "plot_pareto",
-    "plot_population", "plot_scores", "plot_sigma", "population_histograms",
-    "read_generations", "search_correlation", "summary_markdown", "wrap", "write_report",
+    "plot_population", "plot_scores", "plot_sigma", "plot_slots", "population_histograms",
+    "read_generations", "search_correlation", "slot_occupancy", "summary_markdown",
+    "utilisation", "wrap", "write_report",
 ]

@@ -36,7 +36,8 @@ from simtune_core.record import RESULT_FILE
 __all__ = ["MAX_GEN_BINS", "PARETO_POOL", "ParamInfo", "RunData", "RunInfo", "TargetInfo",
            "best_rows", "correlation_matrix", "failure_table", "gen_bins", "generation_table",
            "last_covariance", "load_run", "pareto_data", "population_histograms",
-           "read_generations", "search_correlation", "unit"]
+           "read_generations", "search_correlation", "slot_occupancy", "unit",
+           "utilisation"]
 
 log = logging.getLogger("simtune")
 
@@ -44,6 +45,8 @@ log = logging.getLogger("simtune")
 PARETO_POOL = 2000
 #: generations are grouped into at most this many bins in the histogram and failure plots
 MAX_GEN_BINS = 200
+#: the slot occupancy is sampled at this many instants
+OCCUPANCY_POINTS = 600
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class RunInfo:
     params: list[ParamInfo]
     targets: list[TargetInfo]
     from_config: bool = True
+    slots: int | None = None  # executor.max_parallel, else offspring_size (None: not known)
 
     @property
     def free(self) -> list[ParamInfo]:
@@ -109,7 +113,8 @@ def _info_from_config(run_dir: Path) -> RunInfo:
         params.append(ParamInfo(p.name, p.free, p.low, p.high, p.log, p.integer, kind))
     targets = [TargetInfo(t.name, t.kind, t.target_value, t.norm, t.max_score)
                for t in cfg.targets]
-    return RunInfo(cfg.name or meta.get("name", run_dir.name), params, targets)
+    return RunInfo(cfg.name or meta.get("name", run_dir.name), params, targets,
+                   slots=cfg.executor.max_parallel or cfg.optimizer.offspring_size)
 
 
 def _info_from_results(run_dir: Path, df: pd.DataFrame) -> RunInfo:
@@ -361,3 +366,60 @@ def pareto_data(data: RunData) -> tuple[pd.DataFrame, list[str], int]:
         return ok.iloc[:0], cols, 0
     pool = ok.nsmallest(PARETO_POOL, "total_score") if len(ok) > PARETO_POOL else ok
     return pareto_front(pool, cols).sort_values("total_score"), cols, len(pool)
+
+
+def slot_occupancy(df: pd.DataFrame, points: int = OCCUPANCY_POINTS) -> pd.DataFrame:
+    """Evaluations pending and running over the run, from the record's time stamps.
+
+    At each of ``points`` instants ``t`` from the first submission to the last result::
+
+        pending(t) = #{submitted_at <= t < started_at}    (a job that never started: until
+                                                           its finished_at)
+        running(t) = #{started_at <= t < finished_at}
+
+    computed with two sorted arrays and :func:`numpy.searchsorted` per state (``O(n log n)``,
+    no Python loop over evaluations). Rows without ``submitted_at`` (older runs) count from
+    ``started_at``; rows without ``finished_at`` are left out. Evaluations still in flight
+    have no row yet and are not counted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``time_s`` (seconds since the first submission), ``pending``, ``running``;
+        empty when no row has the stamps.
+    """
+    cols = ["time_s", "pending", "running"]
+    if df.empty or "finished_at" not in df.columns or "started_at" not in df.columns:
+        return pd.DataFrame(columns=cols)
+    end = pd.to_numeric(df["finished_at"], errors="coerce").to_numpy(dtype=float)
+    start = pd.to_numeric(df["started_at"], errors="coerce").to_numpy(dtype=float)
+    sub = (pd.to_numeric(df["submitted_at"], errors="coerce").to_numpy(dtype=float)
+           if "submitted_at" in df.columns else np.full(len(df), np.nan))
+    sub = np.where(np.isfinite(sub), sub, start)
+    keep = np.isfinite(end) & np.isfinite(sub)
+    if not keep.any():
+        return pd.DataFrame(columns=cols)
+    end, start, sub = end[keep], start[keep], sub[keep]
+    start = np.where(np.isfinite(start), np.clip(start, sub, end), end)  # never started: pending
+    t0, t1 = float(sub.min()), float(end.max())
+    t = np.linspace(t0, t1, max(points, 2))
+
+    def alive(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # #{a <= t < b}
+        return (np.searchsorted(np.sort(a), t, side="right")
+                - np.searchsorted(np.sort(b), t, side="right"))
+
+    return pd.DataFrame({"time_s": t - t0, "pending": alive(sub, start),
+                         "running": alive(start, end)})
+
+
+def utilisation(df: pd.DataFrame, slots: int) -> float:
+    """The fraction of ``slots`` kept busy: summed ``runtime_s`` over ``slots x`` the span
+    from the first submission to the last result (NaN when the span is empty)::
+
+        utilisation = sum(runtime_s) / (slots * (max(finished_at) - min(submitted_at)))
+    """
+    if df.empty or "submitted_at" not in df.columns:
+        return math.nan
+    span = float(df["finished_at"].max() - df["submitted_at"].min())
+    busy = float(pd.to_numeric(df["runtime_s"], errors="coerce").fillna(0).sum())
+    return busy / (slots * span) if span > 0 else math.nan

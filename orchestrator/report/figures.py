@@ -32,12 +32,14 @@ from orchestrator.report.data import (
     pareto_data,
     population_histograms,
     search_correlation,
+    slot_occupancy,
+    utilisation,
 )
 from orchestrator.results import ok_mask
 
 __all__ = ["DPI", "FIGURES", "empty_figure", "plot_best_scores", "plot_best_values",
            "plot_correlation", "plot_covariance", "plot_failures", "plot_pareto",
-           "plot_population", "plot_scores", "plot_sigma", "wrap"]
+           "plot_population", "plot_scores", "plot_sigma", "plot_slots", "wrap"]
 
 DPI = 100
 
@@ -474,6 +476,38 @@ def plot_pareto(data: RunData) -> Figure:
 
 
 #: (file name, heading, what it tells a modeller, function)
+def plot_slots(data: RunData) -> Figure:
+    """Evaluations running and pending over time (:func:`slot_occupancy`), against the slots.
+
+    The utilisation in the title is the record's: summed ``runtime_s`` over
+    ``slots x (last finished_at - first submitted_at)``."""
+    title = "Slots busy over time"
+    occ = slot_occupancy(data.results)
+    if occ.empty:
+        return empty_figure(title, "no evaluation with submission and finish times yet")
+    scale, unit = (3600.0, "h") if occ["time_s"].iloc[-1] > 3 * 3600 else (
+        (60.0, "min") if occ["time_s"].iloc[-1] > 180 else (1.0, "s"))
+    t = occ["time_s"].to_numpy() / scale
+    fig = Figure(figsize=(7.0, 3.3), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    ax.step(t, occ["running"], where="post", color="tab:green", lw=1.2, label="running")
+    ax.step(t, occ["pending"], where="post", color="tab:orange", lw=1.0, label="pending")
+    slots = data.info.slots
+    if slots:
+        ax.axhline(slots, color="black", ls="--", lw=0.8, label=f"slots ({slots})")
+        u = utilisation(data.results, slots)
+        if math.isfinite(u):
+            title += f": {u:.0%} of the slots busy"
+    ax.set_xlabel(f"time since the first submission ({unit})")
+    ax.set_ylabel("evaluations")
+    _int_axis(ax.yaxis)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
 FIGURES: list[tuple[str, str, str, Callable[..., Figure]]] = [
     ("scores.png", "Total score per generation",
      ("Is the search still improving? Best so far (black) should fall; a median far above the "
@@ -501,4 +535,8 @@ FIGURES: list[tuple[str, str, str, Callable[..., Figure]]] = [
      ("The trade-offs between targets: no evaluation on the front can improve one target "
       "without worsening another (with optimizer.algorithm: nsga2 this is what is searched)."),
      plot_pareto),
+    ("slots.png", "Slots busy over time",
+     ("Is the allocation used? Running (green) should stay at the slots line; gaps below it "
+      "are slots idle while a generation waits for its slowest job (optimizer.mode: async keeps "
+      "them busy); pending (orange) is time in the scheduler's queue."), plot_slots),
 ]

@@ -187,3 +187,34 @@ def test_a_figure_that_cannot_be_drawn_is_reported(rich_run: Path, copy_run, mon
     assert "could not be drawn**: sigma.png" in out.index.read_text()
     assert main(["report", str(run)]) == 1
     assert "sigma.png could not be drawn" in capsys.readouterr().err
+
+
+def test_slot_occupancy_counts_pending_and_running_at_each_instant() -> None:
+    import pandas as pd
+
+    from orchestrator.report.data import slot_occupancy, utilisation
+
+    # submitted, started, finished: a job queued 2 s, one started at once, one never started
+    df = pd.DataFrame({"submitted_at": [100.0, 100.0, 104.0],
+                       "started_at": [102.0, 100.0, np.nan],
+                       "finished_at": [110.0, 106.0, 108.0],
+                       "runtime_s": [8.0, 6.0, 0.0]})
+    occ = slot_occupancy(df, points=11)  # t = 0, 1, ..., 10 s after the first submission
+    assert occ["time_s"].tolist() == [float(i) for i in range(11)]
+    assert occ["running"].tolist() == [1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 0]
+    assert occ["pending"].tolist() == [1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0]
+    assert utilisation(df, slots=2) == pytest.approx(14.0 / (2 * 10.0))
+
+
+def test_slots_figure_draws_the_occupancy_and_the_slots_line(data: report.RunData) -> None:
+    from orchestrator.report.data import slot_occupancy
+
+    fig = report.plot_slots(data)
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    occ = slot_occupancy(data.results)
+    assert np.array_equal(lines["running"].get_ydata(), occ["running"].to_numpy())
+    assert np.array_equal(lines["pending"].get_ydata(), occ["pending"].to_numpy())
+    assert data.info.slots == 8 and set(lines[f"slots ({data.info.slots})"].get_ydata()) == {8}
+    assert "of the slots busy" in ax.get_title()
+    assert occ["running"].max() <= 8
