@@ -39,7 +39,14 @@ from evaluators._base import EvaluationTimeout, EvaluatorError
 from evaluators.datastore import DataStore, DataStoreError
 from evaluators.store_check import InvalidDataStore, check_store
 from simtune_core.io import atomic_write_json, read_json
-from simtune_core.record import RESULT_FILE, EvaluationRecord, Reason, Status, failed_record
+from simtune_core.record import (
+    RESULT_FILE,
+    EvaluationRecord,
+    Reason,
+    Status,
+    failed_record,
+    inbox_name,
+)
 from simtune_core.userimport import add_user_dir
 
 __all__ = ["build_targets", "evaluate", "run_task", "score_store"]
@@ -203,7 +210,21 @@ def run_task(task_path: str | os.PathLike[str]) -> EvaluationRecord | None:
     record.job_id = _job_id()
     record.pid = os.getpid()
     atomic_write_json(task_path.parent / RESULT_FILE, record.to_json())
+    _post(task)
     return record
+
+
+def _post(task: Mapping[str, Any]) -> None:
+    """Drop the evaluation's marker into the run's inbox (after its result is written: the
+    controller reads the result when it sees the marker). Best effort: without it the
+    controller still finds the result when the scheduler reports the job finished."""
+    inbox = task.get("inbox")
+    if not inbox:
+        return
+    try:
+        Path(inbox, inbox_name(int(task["generation"]), int(task["individual"]))).touch()
+    except (OSError, KeyError, TypeError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m evaluators.evaluate TASK.json`

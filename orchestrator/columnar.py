@@ -52,7 +52,7 @@ from simtune_core.io import atomic_write_bytes, atomic_write_json, read_json
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["CACHE_DIR", "CHUNK_BYTES", "MAX_MERGE_BYTES", "load", "update"]
+__all__ = ["CACHE_DIR", "CHUNK_BYTES", "MAX_MERGE_BYTES", "load", "update", "warm"]
 
 log = logging.getLogger("simtune")
 
@@ -238,6 +238,16 @@ def _write_part(cache: Path, log_path: Path, table: pa.Table, start: int, end: i
     name = f"part-{start}-{end}-{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
     atomic_write_bytes(cache / name, _ipc_bytes(table))
     return _Part(name, start, end, table.num_rows, _check(log_path, start, end))
+
+
+def warm() -> None:
+    """Load pyarrow and its pandas conversion once (best effort). A long-lived writer (the
+    controller) calls it at start, so their ~5-10 MB are a constant of the process rather than
+    a step in its memory after its first update."""
+    try:
+        _ipc_bytes(_to_table(pd.DataFrame({"x": [0.0], "s": ["a"]})))
+    except Exception:  # noqa: BLE001, S110 - update() reports a missing or broken pyarrow
+        pass
 
 
 def update(run_dir: str | os.PathLike[str], log_name: str = "results.jsonl") -> bool:

@@ -23,6 +23,7 @@ from orchestrator import rundir
 from orchestrator.bookkeeping import Best, Progress, generation_problems, generation_row
 from orchestrator.checkpoint import (
     Checkpoint,
+    InflightWriter,
     clear_inflight,
     load_checkpoint,
     load_inflight,
@@ -37,7 +38,7 @@ from orchestrator.results import ResultsWriter
 from orchestrator.rundir import Interrupted, RunFailed
 from simtune_core.faults import failpoint
 from simtune_core.io import atomic_write_json
-from simtune_core.record import TASK_FILE, EvaluationRecord
+from simtune_core.record import INBOX_DIR, TASK_FILE, EvaluationRecord
 
 __all__ = ["Controller", "Interrupted", "RunFailed"]
 
@@ -129,6 +130,8 @@ class Controller:
 
     def _run(self) -> Checkpoint:
         rundir.remove_torn_writes(self.run_dir)
+        (self.run_dir / INBOX_DIR).mkdir(exist_ok=True, mode=0o750)  # (runs of older versions)
+        self.results.update_cache(warm=True)  # a resumed run's cache at once, pyarrow loaded
         if self.cfg.reference is not None and not self.meta.get("reference_values"):
             from orchestrator.reference import run_reference
 
@@ -222,6 +225,7 @@ class Controller:
             "evaluator": self.cfg.evaluator.spec(),
             "targets": [t.spec() for t in self.cfg.targets],
             "sys_path": [str(self.cfg.base_dir)],
+            "inbox": str(self.run_dir / INBOX_DIR),
         }
 
     def _write_task(self, task: dict[str, Any], key: str | None = None) -> WatchedTask:
@@ -260,19 +264,22 @@ class Controller:
               inflight: dict[str, Any]) -> list[EvaluationRecord]:
         """Run ``tasks`` to the end; their records in task order."""
 
+        writer = InflightWriter(self.run_dir)
+
         def save() -> None:
             if watcher.first_submit_at is not None:
                 inflight.setdefault("first_submit_at", watcher.first_submit_at)
-            save_inflight(self.run_dir, inflight)
+            writer.save(inflight)
 
         watcher = JobWatcher(self.executor, Limits.of(self.cfg.executor), inflight["jobs"], save,
+                             inbox=self.run_dir / INBOX_DIR,
                              label=f"{self.cfg.name}-g{g}")
         done = {r.individual: r for r in watcher.add(tasks)}
         self.progress.start(g, len(tasks), list(done.values()))
         tick = 0.1 if len(tasks) <= 200 else 0.25
         while len(watcher):
             if self._stop_signal is not None:
-                save_inflight(self.run_dir, inflight)
+                save()
                 raise Interrupted(f"stopped by signal {self._stop_signal} in generation {g}")
             new = watcher.step()
             done.update((r.individual, r) for r in new)

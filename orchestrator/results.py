@@ -127,10 +127,13 @@ class ResultsWriter:
             _append_lines(self.gen_path, [row])
             self._gens.add(row["generation"])
 
-    def update_cache(self) -> None:
-        """Bring the columnar cache up to date (best effort: the log is the record)."""
+    def update_cache(self, warm: bool = False) -> None:
+        """Bring the columnar cache up to date (best effort: the log is the record);
+        ``warm``: also load its library now (:func:`orchestrator.columnar.warm`)."""
         from orchestrator import columnar
 
+        if warm:
+            columnar.warm()
         columnar.update(self.run_dir, RESULTS_FILE)
 
     def write_covariance(self, generation: int, covariance: Any) -> None:

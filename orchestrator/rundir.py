@@ -6,6 +6,8 @@ Layout::
     RUN_DIR/config.yaml        the config as given
     RUN_DIR/checkpoint.pkl     after every generation (atomic; orchestrator.checkpoint)
     RUN_DIR/inflight.json      the evaluations in flight: points, job ids, start times
+    RUN_DIR/inflight.log       changes to it since (orchestrator.checkpoint.InflightWriter)
+    RUN_DIR/inbox/             a marker per finished evaluation, until the controller reads it
     RUN_DIR/results.jsonl      one row per evaluation (orchestrator.results.load_results)
     RUN_DIR/results.cache/     columnar cache of results.jsonl (rebuilt when missing or stale)
     RUN_DIR/generations.jsonl  one row per generation (sigma, best, failures by reason)

@@ -36,17 +36,17 @@ import numpy as np
 from orchestrator.bookkeeping import Best, generation_problems, generation_row
 from orchestrator.checkpoint import (
     Checkpoint,
+    InflightWriter,
     clear_inflight,
     load_inflight,
     save_checkpoint,
-    save_inflight,
 )
 from orchestrator.executors.watcher import JobWatcher, Limits, WatchedTask
 from orchestrator.results import RESULTS_FILE, iter_jsonl
 from orchestrator.rundir import Interrupted, RunFailed
 from simtune_core.faults import failpoint
 from simtune_core.io import read_json
-from simtune_core.record import TASK_FILE, EvaluationRecord
+from simtune_core.record import INBOX_DIR, TASK_FILE, EvaluationRecord
 
 if TYPE_CHECKING:
     from orchestrator.controller import Controller
@@ -83,8 +83,10 @@ class AsyncLoop:
             inflight = {"mode": "async", "epoch": cp.epoch, "tasks": {}, "jobs": {},
                         "started_at": time.time()}
         self.inflight = inflight
+        self._inflight_file = InflightWriter(ctl.run_dir)
         self.watcher = JobWatcher(ctl.executor, Limits.of(self.cfg.executor), inflight["jobs"],
-                                  self._save_inflight, label=f"{self.cfg.name}-async")
+                                  self._save_inflight, label=f"{self.cfg.name}-async",
+                                  inbox=ctl.run_dir / INBOX_DIR)
         self.group: list[EvaluationRecord] = []  # the records of the CMA update being filled
         self._new: list[str] = []  # keys asked since the last submission
         self._cache_at = 0.0  # when the columnar cache was last brought up to date
@@ -94,7 +96,7 @@ class AsyncLoop:
 
     # -- state on disk --------------------------------------------------------------------------
     def _save_inflight(self) -> None:
-        save_inflight(self.ctl.run_dir, self.inflight)
+        self._inflight_file.save(self.inflight)
 
     def _checkpoint(self) -> None:
         self.cp.optimizer_state = self.opt.state()

@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 __all__ = [
+    "INBOX_DIR",
     "RESULT_FILE",
     "TASK_FILE",
     "EvaluationRecord",
     "Reason",
     "Status",
     "failed_record",
+    "inbox_name",
     "failure_counts",
     "is_ok",
 ]
@@ -41,6 +43,15 @@ __all__ = [
 RESULT_FILE = "result.json"
 #: written by the controller into the evaluation directory before submission
 TASK_FILE = "task.json"
+#: the run directory's folder where a worker drops an empty marker once its result is written
+#: (the task's ``inbox`` key): the controller lists one folder per tick instead of looking for
+#: every result file in flight
+INBOX_DIR = "inbox"
+
+
+def inbox_name(generation: int, individual: int) -> str:
+    """The marker file of an evaluation in the inbox."""
+    return f"{generation}_{individual}"
 
 
 class Status(str, enum.Enum):

@@ -46,6 +46,11 @@ class LocalExecutor(Executor):
     def __init__(self, folder: Path, options: Any) -> None:
         super().__init__(folder, options)
         self._ex = submitit.LocalExecutor(folder=str(self.folder))
+        # submitit sleeps 0.2 s between two submissions (``Executor._throttling``, there to
+        # spare a cluster's scheduler); a local process needs no such pause, and in async mode
+        # it would hold every freed slot idle for it
+        if hasattr(self._ex, "_throttling"):
+            self._ex._throttling = 0.0
         self._ex.update_parameters(
             timeout_min=(options.time_limit_s + 30.0) / 60.0, signal_delay_s=0
         )

@@ -14,12 +14,21 @@ generational controller (add a batch, step until it is done) and an asynchronous
 slots full) drive it alike. Its job table (key -> job id, submission and start times,
 resubmissions) is the caller's mapping, saved by the caller's ``save`` callback whenever it
 changes, so a resumed controller re-attaches to every job by its id.
+
+Finding results stays cheap with many jobs in flight: with an ``inbox`` (the run's
+``inbox/`` folder, named in every task), each tick lists that one folder -- a worker drops an
+empty marker there after writing its result -- and reads only the results it names, so a tick
+costs ``O(results since the last tick)``, not ``O(in flight)``, and asks the shared file system
+for one directory instead of a ``stat`` per job. A result whose marker never appears (a task
+of an older version, a marker that could not be written) is still read when the scheduler
+reports its job finished. Without an inbox every result file in flight is looked for each tick.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +37,14 @@ from typing import Any, Callable, Mapping
 from orchestrator.executors._base import Executor, JobInfo, JobState
 from simtune_core.faults import failpoint
 from simtune_core.io import read_json
-from simtune_core.record import RESULT_FILE, TASK_FILE, EvaluationRecord, Reason, failed_record
+from simtune_core.record import (
+    RESULT_FILE,
+    TASK_FILE,
+    EvaluationRecord,
+    Reason,
+    failed_record,
+    inbox_name,
+)
 
 __all__ = ["LOST_AFTER_S", "RESULT_GRACE_S", "JobWatcher", "Limits", "WatchedTask",
            "read_result"]
@@ -118,11 +134,16 @@ class JobWatcher:
         times): the caller writes its in-flight file.
     label
         Job name prefix for the scheduler.
+    inbox
+        The folder where workers drop their markers (the tasks' ``inbox``), or None.
     """
 
     def __init__(self, executor: Executor, limits: Limits, jobs: dict[str, dict[str, Any]],
-                 save: Callable[[], None], label: str = "simtune") -> None:
+                 save: Callable[[], None], label: str = "simtune",
+                 inbox: Path | None = None) -> None:
         self.executor = executor
+        self.inbox = None if inbox is None else Path(inbox)
+        self._by_marker: dict[str, str] = {}  # inbox marker name -> task key
         self.limits = limits
         self.jobs = jobs
         self._save = save
@@ -145,6 +166,7 @@ class JobWatcher:
                 done.append(self._finish(t, rec))
                 continue
             self._tasks[t.key] = t
+            self._by_marker[inbox_name(t.task["generation"], t.task["individual"])] = t.key
             if t.key not in self.jobs:
                 self._to_submit.append(t.key)
         return done
@@ -168,7 +190,7 @@ class JobWatcher:
         out: list[EvaluationRecord] = []
         if self._to_submit:
             out += self._submit()
-        for key in list(self._tasks):
+        for key in self._arrived():
             rec = read_result(self._tasks[key].task)
             if rec is not None:
                 out.append(self._finish(self._tasks[key], rec))
@@ -189,9 +211,31 @@ class JobWatcher:
         self.executor.cancel(ids)
 
     # -- internals ------------------------------------------------------------------------------
+    def _arrived(self) -> list[str]:
+        """The watched tasks whose result may be there: those named in the inbox (markers of
+        tasks not watched -- already recorded, or of an older generation -- are removed), or
+        every one without an inbox."""
+        if self.inbox is None:
+            return list(self._tasks)
+        try:
+            names = [e.name for e in os.scandir(self.inbox)]
+        except OSError:
+            return []
+        keys = []
+        for name in names:
+            key = self._by_marker.get(name)
+            if key is not None and key in self._tasks:
+                keys.append(key)
+            else:
+                _unlink(self.inbox / name)
+        return keys
+
     def _finish(self, t: WatchedTask, rec: EvaluationRecord) -> EvaluationRecord:
         """Take ``t`` off the watch list; the record gets the times only the controller knows."""
         self._tasks.pop(t.key, None)
+        name = inbox_name(t.task["generation"], t.task["individual"])
+        if self._by_marker.pop(name, None) is not None and self.inbox is not None:
+            _unlink(self.inbox / name)
         self._finished_seen.pop(t.key, None)
         job = self.jobs.get(t.key, {})
         if rec.job_id is None:
@@ -303,3 +347,10 @@ class JobWatcher:
         if info.detail:
             detail += "\n" + info.detail[-1500:]
         return reason, detail
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass

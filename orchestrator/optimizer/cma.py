@@ -144,6 +144,7 @@ class CMAOptimizer:
         self._injected = False
         self._queue: list[np.ndarray] = []  # async: samples of the current generation not asked
         self._async_buffer: list[tuple[np.ndarray, float, Reason | None, list[float] | None]] = []
+        self._async_out = 0  # async: points asked and not yet told
         self.n_told = 0
         self.inject_types: tuple[str, ...] = ("full",)
 
@@ -208,9 +209,11 @@ class CMAOptimizer:
     def _draw(self) -> np.ndarray:
         """One CMA generation from the current distribution (the model's optimum injected)."""
         if (self.inject_model_optimum and self.model is not None and not self._injected
-                and not self._open):
+                and not self._open and self._async_out <= self.popsize):
             # once per model update, into a generation told before any later one (pycma
-            # tracks injected solutions per iteration)
+            # tracks injected solutions per iteration). In async mode with more points in
+            # flight than a population, a point drawn now is told several updates later, when
+            # pycma has dropped it from its injected solutions ("orphanated"): no injection
             self._inject()
             self._injected = True
         X = np.asarray(self.es.ask(), dtype=float)
@@ -300,6 +303,7 @@ class CMAOptimizer:
         the model's optimum injected once per update) when it is used up."""
         if not self._queue:
             self._queue = [x.copy() for x in self._draw()]
+        self._async_out += 1
         return self._queue.pop(0)
 
     def tell_one(self, x: np.ndarray, total: float, reason: Reason | None,
@@ -313,6 +317,7 @@ class CMAOptimizer:
         """
         self._async_buffer.append((np.asarray(x, dtype=float), float(total), reason,
                                    None if scores is None else list(scores)))
+        self._async_out = max(self._async_out - 1, 0)
         if len(self._async_buffer) < self.popsize:
             return None
         group, self._async_buffer = self._async_buffer, []
@@ -449,7 +454,7 @@ _STATE_DEFAULTS: dict[str, Any] = {
     "_open": [], "_batch": None, "_told_since_ask": False, "_injected": False,
     "n_told": 0, "inject_types": ("full",), "restarts_left": 0, "incpopsize": 2.0,
     "n_restarts": 0, "_iter_offset": 0, "_sigma0": 1 / 6, "_cma_opts": {},
-    "_queue": [], "_async_buffer": [],
+    "_queue": [], "_async_buffer": [], "_async_out": 0,
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from orchestrator.checkpoint import load_inflight
 from orchestrator.results import (
     COVARIANCE_FILE,
     GENERATIONS_FILE,
@@ -138,8 +139,10 @@ def _info_from_results(run_dir: Path, df: pd.DataFrame) -> RunInfo:
 def _inflight_rows(run_dir: Path, df: pd.DataFrame) -> tuple[pd.DataFrame, int | None, int, int]:
     """Add the finished evaluations of the generation in flight (their ``result.json``)."""
     try:
-        inflight = read_json(run_dir / "inflight.json")
+        inflight = load_inflight(run_dir)
     except (OSError, ValueError):
+        return df, None, 0, 0
+    if not isinstance(inflight, dict):
         return df, None, 0, 0
     g = inflight.get("generation")
     if not isinstance(g, int) or g < 0:

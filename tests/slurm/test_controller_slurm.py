@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 import yaml
 
 from orchestrator import load_results
+from orchestrator.checkpoint import load_inflight
 from orchestrator.cli import main
 from tests.conftest import BASE_CONFIG, deep_update
 
@@ -47,7 +47,7 @@ def _wait(pred, timeout: float, what: str) -> None:
 
 def _inflight_jobs(run: Path) -> dict:
     try:
-        return json.loads((run / "inflight.json").read_text())["jobs"]
+        return (load_inflight(run) or {})["jobs"]
     except (OSError, ValueError, KeyError):
         return {}
 
