@@ -8,9 +8,9 @@ of one byte range of the log, and ``manifest.json`` listing them::
     {"version": 2, "parts": [{"file": "part-0-52311-1a2b3c4d.arrow", "start": 0, "end": 52311,
                               "rows": 120, "check": "<sha1 of the range's last 256 bytes>"}]}
 
-Why Arrow IPC and not Parquet (version 1 of this cache): reading a part is then a copy, not a
-decode; on 10^6 rows x 135 columns Parquet (zstd) cost ~1.5 CPU s more per load and ~3 s per
-merge of the largest parts, for a cache ~35 % smaller (docs/benchmarks.md). Parts are read into
+Why Arrow IPC and not Parquet (version 1 of this cache): reading an uncompressed Arrow part is
+a copy, not a decode, so loading 10^6 rows costs what copying them costs; the price is a larger
+cache than Parquet's compressed columns (docs/benchmarks.md gives the sizes). Parts are read into
 memory, never memory-mapped: a part replaced by a merge on another NFS client must not turn into
 a SIGBUS in a reader.
 

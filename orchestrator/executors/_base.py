@@ -98,6 +98,10 @@ class Executor(abc.ABC):
         """How many more jobs may be submitted now (None: no limit of the executor's own)."""
         return None
 
+    def release(self, job_ids: Sequence[str]) -> None:
+        """The watcher has these jobs' results: they no longer count against
+        :meth:`capacity` while their processes exit (default: nothing to do)."""
+
     def close(self) -> None:
         """Release resources; jobs keep running (a resumed controller re-attaches)."""
 

@@ -18,7 +18,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import submitit
 
@@ -59,11 +59,18 @@ class LocalExecutor(Executor):
         self._ended: dict[str, float] = {}
         self._cancelled: set[str] = set()
         self._timed_out: set[str] = set()
+        self._active: set[str] = set()  # submitted, not released, not seen ended
 
     def capacity(self) -> int | None:
         limit = self.options.parallel_limit() or 1
-        running = sum(1 for j in self._jobs.values() if j.state == "RUNNING")
-        return max(limit - running, 0)
+        ended = {jid for jid in self._active if self._jobs[jid].state != "RUNNING"}
+        self._active -= ended  # (only jobs that may hold a slot are looked at)
+        return max(limit - len(self._active), 0)
+
+    def release(self, job_ids: Sequence[str]) -> None:
+        # a job whose result is written spends up to ~1 s more in submitit's wrapper process
+        # (its local controller polls the task once a second): its slot is free already
+        self._active.difference_update(job_ids)
 
     def _submit(self, task_paths: list[Path], label: str) -> list[str]:
         from evaluators.worker import run_task
@@ -72,6 +79,7 @@ class LocalExecutor(Executor):
         for p in task_paths:
             job = self._ex.submit(run_task, str(p))
             self._jobs[job.job_id] = job
+            self._active.add(job.job_id)
             self._started[job.job_id] = time.time()
             ids.append(job.job_id)
         return ids

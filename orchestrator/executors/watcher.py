@@ -238,6 +238,8 @@ class JobWatcher:
             _unlink(self.inbox / name)
         self._finished_seen.pop(t.key, None)
         job = self.jobs.get(t.key, {})
+        if "job_id" in job:
+            self.executor.release([job["job_id"]])
         if rec.job_id is None:
             rec.job_id = job.get("job_id")
         rec.submitted_at = job.get("submitted_at", rec.submitted_at)
