@@ -2,6 +2,10 @@
 # Bring up a real single-node SLURM (with accounting) on this machine, for simtune's tests.
 #
 #   sudo scripts/slurm-up.sh          # idempotent: fast (< 1 s) when everything is already up
+#   sudo scripts/slurm-up.sh --limits # a cluster with real-world limits: MaxArraySize=5 and a
+#                                     # QOS simtune_limited (MaxSubmitJobsPerUser=8) as the
+#                                     # user's default; the next run without --limits restores
+#                                     # the normal ones (both restart slurmctld + slurmd)
 #
 # No systemd: every daemon is started by hand. Everything the daemons write (state, spool, logs,
 # pid files, the MariaDB datadir) lives under one folder, $SIMTUNE_SLURM_DIR
@@ -22,6 +26,15 @@ elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }'; }
 say() { echo "slurm-up: $*" >&2; }
 die() { echo "slurm-up: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (daemons run as root/munge)"
+LIMITS=0
+for arg in "$@"; do
+    case "$arg" in
+        --limits) LIMITS=1 ;;
+        *) die "unknown argument $arg (usage: slurm-up.sh [--limits])" ;;
+    esac
+done
+# whose association gets the limited QOS (the user who runs the tests)
+LIMIT_USER=${SIMTUNE_SLURM_LIMIT_USER:-${SUDO_USER:-root}}
 
 # alive PIDFILE COMM -> true if the pid in PIDFILE runs a process named COMM
 alive() {
@@ -87,6 +100,8 @@ render() {  # render TEMPLATE -> stdout, substituting @VARS@
     text=${text//@PROCTRACK@/$PROCTRACK}
     text=${text//@TASKPLUGIN@/$TASKPLUGIN}
     text=${text//@ACCTPARAMS@/$ACCTPARAMS}
+    text=${text//@MAXARRAY@/$MAXARRAY}
+    text=${text//@ENFORCE@/$ENFORCE}
     printf '%s\n' "$text"
 }
 # install_conf SRC DEST MODE -> 0 if DEST changed
@@ -135,6 +150,13 @@ else
     [ "$CGROUP" = 1 ] && die "SIMTUNE_SLURM_CGROUP=1 but no writable cgroup v1 memory/freezer"
     CGROUP=0 PROCTRACK=proctrack/linuxproc TASKPLUGIN=task/none ACCTPARAMS=OverMemoryKill
 fi
+if [ "$LIMITS" = 1 ]; then
+    MAXARRAY=5 ENFORCE="AccountingStorageEnforce=associations,limits,qos"
+else
+    MAXARRAY=10001 ENFORCE="# AccountingStorageEnforce: off (slurm-up.sh --limits turns it on)"
+fi
+# the QOS state matches the wanted mode? (the marker is written once the QOS is set up)
+limits_ok() { [ "$LIMITS" = 1 ] && [ -e "$D/etc/limits" ] || { [ "$LIMITS" = 0 ] && [ ! -e "$D/etc/limits" ]; }; }
 mkdir -p /etc/slurm
 render "$HERE/slurm/slurm.conf.in" > "$D/etc/slurm.conf.new"
 render "$HERE/slurm/slurmdbd.conf.in" > "$D/etc/slurmdbd.conf.new"
@@ -149,7 +171,7 @@ elif [ -e /etc/slurm/cgroup.conf ] && head -1 /etc/slurm/cgroup.conf | grep -qF 
 fi
 
 # ---------------------------------------------------------------------------- fast path
-if [ "$conf_changed" = 0 ] && alive "$D/munge/munged.pid" munged \
+if [ "$conf_changed" = 0 ] && limits_ok && alive "$D/munge/munged.pid" munged \
     && alive "$D/run/mariadbd.pid" mariadbd && alive "$D/run/slurmdbd.pid" slurmdbd \
     && alive "$D/run/slurmctld.pid" slurmctld && alive "$D/run/slurmd.pid" slurmd \
     && ctld_up && node_ready; then
@@ -208,6 +230,21 @@ wait_for 30 sacctmgr -n list cluster || die "slurmdbd does not answer, see $D/lo
 if ! sacctmgr -n -P list cluster format=Cluster | grep -qx "$CLUSTER"; then
     sacctmgr -i add cluster "$CLUSTER" >/dev/null
 fi
+# limits mode: a QOS with MaxSubmitJobsPerUser=8, the user's default (limits apply at once)
+if [ "$LIMITS" = 1 ] && [ ! -e "$D/etc/limits" ]; then
+    say "limits: MaxArraySize=$MAXARRAY, QOS simtune_limited (MaxSubmitJobsPerUser=8) for $LIMIT_USER"
+    sacctmgr -n -P list qos format=Name | grep -qx simtune_limited \
+        || sacctmgr -i add qos simtune_limited >/dev/null
+    sacctmgr -i modify qos simtune_limited set MaxSubmitJobsPerUser=8 >/dev/null
+    sacctmgr -i modify user "$LIMIT_USER" set qos=normal,simtune_limited \
+        defaultqos=simtune_limited >/dev/null || die "no association for user $LIMIT_USER"
+    echo "$LIMIT_USER" > "$D/etc/limits"
+elif [ "$LIMITS" = 0 ] && [ -e "$D/etc/limits" ]; then
+    who=$(cat "$D/etc/limits")
+    say "restoring normal limits (MaxArraySize=$MAXARRAY, QOS normal for $who)"
+    sacctmgr -i modify user "$who" set qos=normal defaultqos=normal >/dev/null || true
+    rm -f "$D/etc/limits"
+fi
 
 # ---------------------------------------------------------------------------- slurmctld, slurmd
 # stop_daemon PIDFILE COMM: only the pid in our pid file, and only if it runs COMM
@@ -248,8 +285,9 @@ until node_ready; do
     sleep 0.2
 done
 
-printf 'slurm-up: UP: cluster=%s node=%s (%s, %s) partitions=debug,maint(DOWN) memory=%s dir=%s in %.1f s\n' \
+printf 'slurm-up: UP: cluster=%s node=%s (%s, %s) partitions=debug,maint(DOWN) memory=%s limits=%s dir=%s in %.1f s\n' \
     "$CLUSTER" "$HOST" "$(node_state)" \
     "$(sed 's/.*CPUs=\([0-9]*\).*RealMemory=\([0-9]*\).*/\1 CPUs, \2 MB/' <<<"$NODELINE")" \
-    "$([ "$CGROUP" = 1 ] && echo cgroup-v1 || echo linuxproc+OverMemoryKill)" "$D" \
+    "$([ "$CGROUP" = 1 ] && echo cgroup-v1 || echo linuxproc+OverMemoryKill)" \
+    "$([ "$LIMITS" = 1 ] && echo "MaxArraySize=5,MaxSubmitJobsPerUser=8" || echo normal)" "$D" \
     "$(elapsed)"

@@ -189,6 +189,25 @@ class SlurmConfig:
         "warning and runs on to the real limit (recorded `timeout`)")
     python: str | None = option(None, "Python on the compute nodes",
                                 default_doc="the controller's interpreter")
+    max_array_size: int | None = option(
+        None, "tasks per job array: a larger batch is submitted as several arrays, every index "
+        "below this (SLURM's `MaxArraySize` caps the index, not the count; docs/slurm.md)",
+        check=(lambda v: v is None or v >= 2, "an integer >= 2 or null"),
+        default_doc="the cluster's `MaxArraySize` (`scontrol show config`)")
+    max_submit_jobs: int | None = option(
+        None, "most jobs of the user pending + running at once (each array task counts); the "
+        "rest wait in the controller and are submitted as jobs leave the queue",
+        check=(lambda v: v is None or v >= 1, "an integer >= 1 or null"),
+        default_doc="the user's `MaxSubmitJobs` (association and QOS, `sacctmgr`), else none")
+    scheduler_retry_s: float = option(
+        600.0, "how long `sbatch`/`scancel` (`scancel`: at most 60 s) are retried, with "
+        "exponential back-off, while the scheduler fails transiently (socket time-outs, "
+        "slurmctld down or restarting) before the evaluations are recorded `submit_failed`",
+        check=(lambda v: v >= 0, "a number >= 0"))
+    max_poll_interval_s: float | None = option(
+        None, "the longest interval between two scheduler queries: it grows x1.5 from "
+        "`poll_interval_s` while nothing changes and snaps back on news",
+        check=_positive_or_null(), default_doc="10 × `poll_interval_s`, at most 60 s")
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,27 @@
-"""SLURM executor: one job array per generation through submitit, states from one ``sacct`` call.
+"""SLURM executor: job arrays through submitit, states from one ``squeue`` (+ one ``sacct``) a poll.
 
 Submission
-    :meth:`SlurmExecutor._submit` sends the generation's task files as ONE job array
-    (``submitit`` ``map_array`` of :func:`evaluators.worker.run_task`); each array task runs
+    :meth:`SlurmExecutor._submit` sends the task files as job arrays of at most
+    ``MaxArraySize`` tasks each (``submitit`` ``map_array`` of
+    :func:`evaluators.worker.run_task`; one array per generation unless it is larger), and
+    :meth:`SlurmExecutor.capacity` keeps the user's pending + running jobs within
+    ``MaxSubmitJobs`` (the job watcher holds back the rest; limits, retries and back-off:
+    :mod:`orchestrator.executors.slurm_client`). Each array task runs
     it once in the batch step (no ``srun`` wrapper: an MPI simulator started by the ``command``
     evaluator with ``srun`` gets the whole allocation). Job ids are ``"<array>_<index>"`` in task
     order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
     +0.4 s per evaluation).
 
 Polling
-    :meth:`SlurmExecutor._poll` asks ``sacct`` once for every open array (steps included: an
-    oom-kill inside an ``srun`` step leaves the job FAILED but the step OUT_OF_MEMORY), maps
-    SLURM's strings once (:func:`map_state`), falls back to ``squeue`` for tasks ``sacct`` still
-    shows PENDING or does not know yet (slurmdbd lags slurmctld), caches finished states forever
-    and the whole answer for ``poll_interval_s``.
+    A query is one ``squeue`` of the user's jobs (whatever their number: the states of the
+    queued ones and how many count against ``MaxSubmitJobs``) and, only for jobs that left the
+    queue, one ``sacct`` for their arrays (steps included: an oom-kill inside an ``srun`` step
+    leaves the job FAILED but the step OUT_OF_MEMORY). SLURM's strings are mapped once
+    (:func:`map_state`); finished states are cached forever, the whole answer until the next
+    query, which comes ``poll_interval_s`` later, x1.5 for every query that brought no news
+    (up to ``slurm.max_poll_interval_s``), and again after ``poll_interval_s`` on news (a state
+    changed, a job left the queue, the caller stopped asking for a job because its result
+    came, or asked for new ones). A query that fails is a query without news.
 
 Re-attach
     Nothing but the job ids is needed: a new executor on the same folder polls and cancels jobs
@@ -30,144 +38,58 @@ Time limit
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import os
+import pwd
 import re
 import shlex
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import submitit
 
 from orchestrator.executors._base import Executor, JobInfo, JobState
+from orchestrator.executors.slurm_client import (
+    PollBackoff,
+    SchedulerLimits,
+    backoff_cap,
+    compress_ids,
+    expand_indices,
+    is_transient,
+    read_limits,
+    retry,
+)
+from orchestrator.executors.slurm_states import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    exit_code,
+    map_state,
+    parse_job_ids,
+    parse_sacct,
+    parse_squeue,
+)
 
 __all__ = ["SlurmExecutor", "SubmitError", "map_state", "parse_job_ids"]
 
 log = logging.getLogger("simtune.executor.slurm")
-
-#: SLURM state (first word, as sacct/squeue print it) -> JobState; anything else is UNKNOWN
-_STATES: dict[str, JobState] = {
-    "PENDING": JobState.PENDING,
-    "REQUEUED": JobState.PENDING,  # requeued (e.g. preempted with PreemptMode=REQUEUE): waits again
-    "REQUEUE_HOLD": JobState.PENDING,
-    "REQUEUE_FED": JobState.PENDING,
-    "RESV_DEL_HOLD": JobState.PENDING,
-    "CONFIGURING": JobState.RUNNING,
-    "RUNNING": JobState.RUNNING,
-    "COMPLETING": JobState.RUNNING,  # squeue only: ended, final state not yet in sacct
-    "RESIZING": JobState.RUNNING,
-    "SIGNALING": JobState.RUNNING,
-    "STAGE_OUT": JobState.RUNNING,
-    "SUSPENDED": JobState.RUNNING,
-    "STOPPED": JobState.RUNNING,
-    "COMPLETED": JobState.COMPLETED,
-    "FAILED": JobState.FAILED,
-    "SPECIAL_EXIT": JobState.FAILED,
-    "TIMEOUT": JobState.TIMEOUT,
-    "DEADLINE": JobState.TIMEOUT,
-    "OUT_OF_MEMORY": JobState.OUT_OF_MEMORY,
-    "CANCELLED": JobState.CANCELLED,  # sacct writes "CANCELLED by <uid>"
-    "REVOKED": JobState.CANCELLED,
-    "NODE_FAIL": JobState.NODE_FAIL,
-    "BOOT_FAIL": JobState.NODE_FAIL,
-    "PREEMPTED": JobState.PREEMPTED,
-}
-
-_SACCT_FIELDS = "JobID,State,Start,ExitCode,Elapsed,NodeList"
-_ARRAY_ID = re.compile(r"^(\d+)_(\d+|\[[^\]]*\])(?:\.(.+))?$")
-_PLAIN_ID = re.compile(r"^(\d+)(?:\.(.+))?$")
-
 
 class SubmitError(RuntimeError):
     """The scheduler refused a submission (``sbatch`` error); the controller records
     ``submit_failed``."""
 
 
-def map_state(raw: str) -> JobState:
-    """Map one SLURM state string (``"CANCELLED by 0"``, ``"RUNNING"``, ``"PD"``...) to JobState."""
-    word = raw.strip().split(" ", 1)[0].rstrip("+").upper()
-    return _STATES.get(word, JobState.UNKNOWN)
+_exit_code = exit_code
+_expand_indices = expand_indices
+_compress = compress_ids
 
 
-def _expand_indices(spec: str) -> list[int]:
-    """``"[3-7,9%2]"`` -> [3, 4, 5, 6, 7, 9] (the ``%N`` throttle is dropped)."""
-    spec = spec.strip("[]").split("%", 1)[0]
-    out: list[int] = []
-    for part in filter(None, spec.split(",")):
-        lo, _, hi = part.partition("-")
-        step = 1
-        if ":" in hi:
-            hi, _, s = hi.partition(":")
-            step = int(s)
-        out.extend(range(int(lo), int(hi or lo) + 1, step))
-    return out
-
-
-def parse_job_ids(field: str) -> tuple[list[str], str | None]:
-    """Split a sacct/squeue JobID into the job ids it stands for and the step name.
-
-    ``"1234_5"`` -> (["1234_5"], None); ``"1234_[3-5]"`` -> (["1234_3", "1234_4", "1234_5"],
-    None); ``"1234_5.batch"`` -> (["1234_5"], "batch"); ``"77"`` -> (["77"], None).
-    """
-    field = field.strip()
-    m = _ARRAY_ID.match(field)
-    if m:
-        base, idx, step = m.groups()
-        if idx.startswith("["):
-            return [f"{base}_{i}" for i in _expand_indices(idx)], step
-        return [f"{base}_{idx}"], step
-    m = _PLAIN_ID.match(field)
-    if m:
-        return [m.group(1)], m.group(2)
-    return [], None
-
-
-def _epoch(stamp: str) -> float | None:
-    """sacct/squeue local time ``2026-11-22T03:38:44`` -> epoch seconds (None if Unknown/N/A)."""
-    try:
-        return datetime.strptime(stamp.strip(), "%Y-%m-%dT%H:%M:%S").timestamp()
-    except ValueError:
-        return None
-
-
-def _exit_code(text: str) -> int | None:
-    """``"1:0"`` -> 1; ``"0:9"`` (killed by signal 9) -> 137, the shell convention."""
-    code, _, sig = text.strip().partition(":")
-    try:
-        c, s = int(code), int(sig or 0)
-    except ValueError:
-        return None
-    return 128 + s if s and not c else c
-
-
-def _compress(job_ids: Iterable[str]) -> list[str]:
-    """["12_0", "12_1", "12_2", "13"] -> ["12_[0-2]", "13"]: short scancel command lines."""
-    arrays: dict[str, list[int]] = {}
-    plain: list[str] = []
-    for jid in job_ids:
-        base, sep, idx = jid.partition("_")
-        if sep and idx.isdigit():
-            arrays.setdefault(base, []).append(int(idx))
-        else:
-            plain.append(jid)
-    out = []
-    for base, idxs in arrays.items():
-        idxs = sorted(set(idxs))
-        runs: list[str] = []
-        start = prev = idxs[0]
-        for i in idxs[1:] + [None]:  # type: ignore[list-item]
-            if i is not None and i == prev + 1:
-                prev = i
-                continue
-            runs.append(str(start) if start == prev else f"{start}-{prev}")
-            if i is not None:
-                start = prev = i
-        out.append(f"{base}_[{','.join(runs)}]")
-    return out + plain
+class _Transient(RuntimeError):
+    """A scheduler command failed in a way worth another attempt (:func:`is_transient`)."""
 
 
 # -- the executor ---------------------------------------------------------------------------------
@@ -195,7 +117,35 @@ class SlurmExecutor(Executor):
         self._final: dict[str, JobInfo] = {}  # finished states never change
         self._cache: dict[str, JobInfo] = {}
         self._last_query = -math.inf
-        self._ncalls = {"sacct": 0, "squeue": 0}
+        self._ncalls = {"sacct": 0, "squeue": 0, "sbatch": 0}
+        self._user = pwd.getpwuid(os.getuid()).pw_name
+        self._limits: SchedulerLimits | None = None
+        self._backoff = PollBackoff(options.poll_interval_s,
+                                    backoff_cap(options.poll_interval_s, sl.max_poll_interval_s))
+        self._asked: frozenset[str] = frozenset()  # the ids of the last poll
+        self._queued: int | None = None  # the user's jobs in the queue at the last squeue
+        self._since = 0  # jobs submitted since
+        self._clock = time.monotonic
+        self._sleep = time.sleep
+
+    def limits(self) -> SchedulerLimits:
+        """The cluster's limits for this user (read once, at the first submission)."""
+        if self._limits is None:
+            self._limits = read_limits(self._run, self.options, self._user)
+        return self._limits
+
+    def capacity(self) -> int | None:
+        """How many more jobs fit under ``MaxSubmitJobs`` now (None: no such limit). Counts
+        every queued job of the user (other runs' too) at the last ``squeue``, plus what was
+        submitted since; when full, asks ``squeue`` again once the poll interval has passed."""
+        lim = self.limits().max_submit_jobs
+        if lim is None:
+            return None
+        if self._queued is None or lim - self._queued - self._since <= 0:
+            self._query_if_due(force=self._queued is None)
+        if self._queued is None:
+            return 0  # the scheduler does not answer: wait
+        return max(0, lim - self._queued - self._since)
 
     @staticmethod
     def _parameters(options: Any) -> dict[str, Any]:
@@ -241,38 +191,74 @@ class SlurmExecutor(Executor):
 
         name = re.sub(r"[^A-Za-z0-9_.+-]", "_", label or "simtune")[:64] or "simtune"
         self._ex.update_parameters(job_name=name)
-        try:
-            jobs = self._ex.map_array(run_task, [str(p) for p in task_paths])
-        except Exception as exc:  # sbatch's message is what the user needs
-            raise SubmitError(f"sbatch refused {len(task_paths)} tasks ({name}): "
-                              f"{type(exc).__name__}: {str(exc).strip()[-1500:]}") from exc
-        ids = [str(j.job_id) for j in jobs]
+        size = self.limits().max_array_size
+        budget = float(self.options.slurm.scheduler_retry_s)
+        ids: list[str] = []
+        for lo in range(0, len(task_paths), size):  # every index < MaxArraySize
+            chunk = [str(p) for p in task_paths[lo:lo + size]]
+            try:
+                jobs = retry(functools.partial(self._sbatch, run_task, chunk), budget,
+                             "sbatch", sleep=self._sleep, clock=self._clock)
+            except Exception as exc:  # sbatch's message is what the user needs
+                if ids:  # all or nothing: the caller records every task of the batch
+                    self._cancel(ids)
+                raise SubmitError(f"sbatch refused {len(chunk)} tasks ({name}): "
+                                  f"{type(exc).__name__}: {str(exc).strip()[-1500:]}") from exc
+            ids += [str(j.job_id) for j in jobs]
+            self._since += len(jobs)
         for jid in ids:
             self._cache[jid] = JobInfo(JobState.PENDING, detail="submitted")
+        self._backoff.news()
         return ids
+
+    def _sbatch(self, fn: Any, args: list[str]) -> list[Any]:
+        self._ncalls["sbatch"] += 1
+        return list(self._ex.map_array(fn, args))
 
     # -- poll -----------------------------------------------------------------------------------
     def _poll(self, job_ids: list[str]) -> dict[str, JobInfo]:
-        open_ids = [j for j in job_ids if j not in self._final]
-        now = time.monotonic()
-        if open_ids and now - self._last_query >= self.options.poll_interval_s:
-            self._last_query = now
-            self._cache.update(self._query(open_ids))
+        asked = frozenset(job_ids)
+        if asked != self._asked:  # a result came (the caller asks no more) or a new job
+            self._asked = asked
+            self._backoff.news()
+        self._query_if_due()
         out = {}
         for jid in job_ids:
             out[jid] = self._final.get(jid) or self._cache.get(jid) or JobInfo(JobState.UNKNOWN)
         return out
 
+    def _query_if_due(self, force: bool = False) -> None:
+        """One query (module docstring) if the back-off interval has passed."""
+        if self._backoff.base != self.options.poll_interval_s:  # options replaced
+            self._backoff = PollBackoff(self.options.poll_interval_s, backoff_cap(
+                self.options.poll_interval_s, self.options.slurm.max_poll_interval_s))
+        open_ids = [j for j in self._asked if j not in self._final]
+        wants_count = self._limits is not None and self._limits.max_submit_jobs is not None
+        now = self._clock()
+        if not (open_ids or wants_count) or (
+                not force and now - self._last_query < self._backoff.interval):
+            return
+        self._last_query = now
+        queued = self._queued
+        found = self._query(open_ids)
+        news = queued != self._queued  # a job left the queue (or entered it)
+        for jid, info in found.items():
+            old = self._cache.get(jid)
+            if old is None or (old.state, old.started_at) != (info.state, info.started_at):
+                news = True
+            self._cache[jid] = info
+        self._backoff.news() if news else self._backoff.quiet()
+
     def _query(self, job_ids: list[str]) -> dict[str, JobInfo]:
-        arrays = sorted({j.split("_", 1)[0] for j in job_ids}, key=int)
-        wanted = set(job_ids)
-        found = self._sacct(arrays, wanted)
-        lagging = [j for j in job_ids if j not in found or found[j].state == JobState.PENDING]
-        if lagging:  # sacct lags slurmctld: a started or just submitted job may be missing
-            for jid, info in self._squeue(lagging).items():
-                old = found.get(jid)
-                if old is None or info.state != JobState.PENDING or old.started_at is None:
-                    found[jid] = info
+        queue = self._squeue()
+        if queue is None:  # no answer: no news, nothing lost
+            return {}
+        self._queued, self._since = queue[1], 0
+        found = {j: queue[0][j] for j in job_ids if j in queue[0]}
+        gone = [j for j in job_ids if j not in queue[0]]
+        if gone:  # sacct only for the jobs that left the queue
+            arrays = sorted({j.split("_", 1)[0] for j in gone}, key=int)
+            found.update(self._sacct(arrays, set(gone)))
         for jid, info in found.items():
             if info.state.is_finished():
                 if info.state != JobState.COMPLETED:
@@ -281,96 +267,57 @@ class SlurmExecutor(Executor):
                 found[jid] = self._final[jid] = info
         return found
 
-    def _run(self, cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
+    def _run(self, cmd: list[str]) -> subprocess.CompletedProcess[str]:
         self._ncalls[cmd[0]] = self._ncalls.get(cmd[0], 0) + 1
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("%s failed: %s", cmd[0], exc)
-            return None
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(cmd, -1, "", f"{cmd[0]} timed out after 60 s")
+        except OSError as exc:
+            return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: {exc}")
+
+    def _run_retrying(self, cmd: list[str], budget_s: float) -> subprocess.CompletedProcess[str]:
+        """``_run(cmd)``, again with back-off while it fails transiently (up to ``budget_s``)."""
+        def once() -> subprocess.CompletedProcess[str]:
+            res = self._run(cmd)
+            if res.returncode != 0 and is_transient(res.stderr):
+                raise _Transient(res.stderr.strip())
+            return res
+        try:
+            return retry(once, budget_s, cmd[0], lambda e: isinstance(e, _Transient),
+                         sleep=self._sleep, clock=self._clock)
+        except _Transient as exc:
+            return subprocess.CompletedProcess(cmd, 1, "", str(exc))
 
     def _sacct(self, arrays: list[str], wanted: set[str]) -> dict[str, JobInfo]:
         """One sacct call; steps included so an oom-killed step marks its job OUT_OF_MEMORY."""
-        res = self._run(["sacct", "-j", ",".join(arrays), "-n", "-P", "-D", "-o", _SACCT_FIELDS])
-        if res is None or res.returncode != 0:
-            log.warning("sacct failed (%s); falling back to squeue",
-                        res.stderr.strip() if res is not None else "not run")
+        res = self._run(["sacct", "-j", ",".join(arrays), "-n", "-P", "-D", "-o", SACCT_FIELDS])
+        if res.returncode != 0:
+            log.warning("sacct failed (%s): asked again at the next poll", res.stderr.strip())
             return {}
-        jobs: dict[str, JobInfo] = {}
-        oom_steps: dict[str, str] = {}
-        bases = {j.split("_", 1)[0] for j in wanted if "_" in j}
-        whole: dict[str, JobInfo] = {}
-        for line in res.stdout.splitlines():
-            parts = line.split("|")
-            if len(parts) < 6:
-                continue
-            jid_field, raw, start, code, elapsed, nodes = parts[:6]
-            # a job that never ran (cancelled while pending) has Start = cancel time: drop it
-            never_ran = nodes.strip() in ("", "None assigned")
-            ids, step = parse_job_ids(jid_field)
-            state = map_state(raw)
-            if step is None and ids and ids[0] in bases:
-                # the array's own record "1234". SLURM folds tasks that never got their own
-                # record (a pending array cancelled as a whole) into it: then it speaks for
-                # them. But it is also the record of the array's last task, which can show up
-                # under the plain id before slurmdbd knows its task index: a task that RAN
-                # must never lend its state to the others (they are asked again next poll)
-                if never_ran:
-                    whole[ids[0]] = JobInfo(state, None, _exit_code(code),
-                                            f"sacct: {raw} (whole array, never ran)")
-                continue
-            ids = [j for j in ids if j in wanted]
-            if not ids:
-                continue
-            if step is not None:
-                if state == JobState.OUT_OF_MEMORY:
-                    for jid in ids:
-                        oom_steps[jid] = step
-                continue
-            # with -D a requeued job has several records, oldest first: the last one wins
-            info = JobInfo(state, None if never_ran else _epoch(start), _exit_code(code),
-                           f"sacct: {raw} exit {code} elapsed {elapsed}")
-            for jid in ids:
-                jobs[jid] = info
-        for jid in wanted:
-            if jid not in jobs and jid.split("_", 1)[0] in whole:
-                jobs[jid] = whole[jid.split("_", 1)[0]]
-        for jid, step in oom_steps.items():
-            known = jobs.get(jid)
-            if known is not None and known.state.is_finished():
-                jobs[jid] = JobInfo(JobState.OUT_OF_MEMORY, known.started_at, known.exit_code,
-                                    f"{known.detail}; step {step}: OUT_OF_MEMORY")
-        return jobs
+        return parse_sacct(res.stdout, wanted)
 
-    def _squeue(self, job_ids: list[str]) -> dict[str, JobInfo]:
-        arrays = sorted({j.split("_", 1)[0] for j in job_ids}, key=int)
-        res = self._run(["squeue", "-h", "-r", "-j", ",".join(arrays), "-o", "%i|%T|%S|%r"])
-        if res is None:  # a purged id makes squeue exit 1, but it prints the others
-            return {}
-        wanted = set(job_ids)
-        out: dict[str, JobInfo] = {}
-        for line in res.stdout.splitlines():
-            parts = line.split("|")
-            if len(parts) < 4:
-                continue
-            ids, _ = parse_job_ids(parts[0])
-            state = map_state(parts[1])
-            start = _epoch(parts[2]) if state == JobState.RUNNING else None
-            for jid in ids:
-                if jid in wanted:
-                    out[jid] = JobInfo(state, start, None, f"squeue: {parts[1]} ({parts[3]})")
-        return out
+    def _squeue(self) -> tuple[dict[str, JobInfo], int] | None:
+        """Every queued job of the user, one line per array task: (states, how many); None
+        when squeue fails."""
+        res = self._run(["squeue", "-h", "-r", "-u", self._user, "-o", SQUEUE_FORMAT])
+        if res.returncode != 0:
+            log.warning("squeue failed (%s): no news this poll", res.stderr.strip()[-300:])
+            return None
+        return parse_squeue(res.stdout)
 
     # -- cancel ---------------------------------------------------------------------------------
     def _cancel(self, job_ids: list[str]) -> None:
-        res = self._run(["scancel", *_compress(job_ids)])
-        if res is not None and res.returncode != 0:
+        budget = min(float(self.options.slurm.scheduler_retry_s), 60.0)
+        res = self._run_retrying(["scancel", *compress_ids(job_ids)], budget)
+        if res.returncode != 0:
             log.info("scancel: %s", res.stderr.strip()[-500:])  # e.g. already completed
         for jid in job_ids:
             self._cache.pop(jid, None)
         self._last_query = -math.inf  # the next poll asks again
+        self._backoff.news()
 
     @property
     def calls(self) -> Mapping[str, int]:
-        """How many times sacct/squeue/scancel were run (for tests and benchmarks)."""
+        """How many times sacct/squeue/scancel/sbatch... were run (for tests and benchmarks)."""
         return dict(self._ncalls)
