@@ -242,18 +242,28 @@ def load_run(run_dir: str | os.PathLike[str], include_inflight: bool = True) -> 
 
 
 # -- reductions -----------------------------------------------------------------------------
-def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    return df[ok_mask(df)] if len(df) else df
+def _ok_array(df: pd.DataFrame) -> np.ndarray:
+    """:func:`ok_mask` as a NumPy bool array (a missing status is not ok)."""
+    return ok_mask(df).to_numpy(dtype=bool, na_value=False)
+
+
+def smallest_ok(df: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The ok rows with a finite total among the ``k`` smallest totals (ties at the k-th kept),
+    in record order. Only those rows are copied: selecting all ok rows of a 10^6-row table
+    first copies every column (seconds per call on 135 columns)."""
+    if not len(df) or k < 1:
+        return df.iloc[:0]
+    total = df["total_score"].to_numpy(dtype=float, na_value=np.nan)
+    pos = np.flatnonzero(_ok_array(df) & np.isfinite(total))
+    if len(pos) > k:
+        kth = np.partition(total[pos], k - 1)[k - 1]
+        pos = pos[total[pos] <= kth]
+    return df.iloc[pos]
 
 
 def best_rows(df: pd.DataFrame, k: int = 1) -> pd.DataFrame:
     """The ``k`` successful evaluations with the smallest total score (ties: earliest first)."""
-    ok = _ok(df)
-    if ok.empty:
-        return ok
-    ok = ok[np.isfinite(ok["total_score"].to_numpy(dtype=float))]
-    if len(ok) > 4 * k:  # cheap on 10^6 rows: candidates first, then the exact order
-        ok = ok.nsmallest(k, "total_score", keep="all")
+    ok = smallest_ok(df, k)
     return ok.sort_values(["total_score", "generation", "individual"], kind="stable").head(k)
 
 
@@ -281,7 +291,7 @@ def generation_table(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["min", "median", "max", "best_ok", "best_so_far", "n"])
     g = df.groupby("generation")["total_score"]
     out = pd.DataFrame({"min": g.min(), "median": g.median(), "max": g.max(), "n": g.size()})
-    ok = _ok(df)
+    ok = df[["generation", "total_score"]][_ok_array(df)]  # two columns, not all of them
     out["best_ok"] = ok.groupby("generation")["total_score"].min().reindex(out.index)
     out["best_so_far"] = out["best_ok"].cummin().ffill()
     return out
@@ -363,11 +373,12 @@ def pareto_data(data: RunData) -> tuple[pd.DataFrame, list[str], int]:
     sorted by total, the score columns, and the size of the pool."""
     from orchestrator.pareto import pareto_front
 
-    ok = _ok(data.results)
-    cols = [f"score.{t.name}" for t in data.info.targets if f"score.{t.name}" in ok.columns]
-    if ok.empty or len(cols) < 2:
-        return ok.iloc[:0], cols, 0
-    pool = ok.nsmallest(PARETO_POOL, "total_score") if len(ok) > PARETO_POOL else ok
+    pool = smallest_ok(data.results, PARETO_POOL)
+    cols = [f"score.{t.name}" for t in data.info.targets if f"score.{t.name}" in pool.columns]
+    if pool.empty or len(cols) < 2:
+        return pool.iloc[:0], cols, 0
+    if len(pool) > PARETO_POOL:  # ties at the cut
+        pool = pool.nsmallest(PARETO_POOL, "total_score")
     return pareto_front(pool, cols).sort_values("total_score"), cols, len(pool)
 
 

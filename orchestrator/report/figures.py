@@ -222,7 +222,7 @@ def plot_best_values(data: RunData) -> Figure:
     if best.empty or not targets:
         return empty_figure(title, "no successful evaluation yet")
     row = best.iloc[0]
-    ok = data.results[ok_mask(data.results)]
+    ok_rows = ok_mask(data.results).to_numpy(dtype=bool, na_value=False)
     n = len(targets)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
@@ -235,7 +235,9 @@ def plot_best_values(data: RunData) -> Figure:
         v = float(row.get(f"value.{t.name}", np.nan))
         s = float(row.get(f"score.{t.name}", np.nan))
         zone = _target_zone(t)
-        allv = ok[f"value.{t.name}"].to_numpy(dtype=float)
+        col = f"value.{t.name}"
+        allv = (data.results[col].to_numpy(dtype=float, na_value=np.nan)[ok_rows]
+                if col in data.results.columns else np.empty(0))
         allv = allv[np.isfinite(allv)]
         pts = [x for x in ([v] + ([z for z in zone if math.isfinite(z)] if zone else []))
                if math.isfinite(x)]
@@ -430,7 +432,7 @@ def plot_pareto(data: RunData) -> Figure:
     front, cols, pool = pareto_data(data)
     if not cols or pool == 0 or len(cols) < 2:
         return empty_figure(title, "needs successful evaluations and at least two targets")
-    ok = data.results[ok_mask(data.results)]
+    ok = data.results[cols][ok_mask(data.results).to_numpy(dtype=bool, na_value=False)]
     among = f" among the best {PARETO_POOL} by total" if len(ok) > pool else ""
     names = [c[6:] for c in cols]
     if len(cols) <= 3:

@@ -97,14 +97,16 @@ def summary_markdown(data: RunData, figures: Sequence[tuple[str, str, str]],
 
 def _undefined_targets(data: RunData) -> list[tuple[str, str]]:
     """Targets with no value in any successful evaluation, and their most common reason."""
-    ok = data.results[ok_mask(data.results)] if len(data.results) else data.results
+    df = data.results
+    rows = ok_mask(df).to_numpy(dtype=bool, na_value=False) if len(df) else np.zeros(0, bool)
     out: list[tuple[str, str]] = []
-    if ok.empty:
+    if not rows.any():
         return out
     for t in data.info.targets:
         col = f"value.{t.name}"
-        if col in ok.columns and ok[col].isna().all():
-            why = ok.get(f"why.{t.name}")
+        # column by column: selecting the ok rows of the whole table copies every column
+        if col in df.columns and df[col][rows].isna().all():
+            why = df[f"why.{t.name}"][rows] if f"why.{t.name}" in df.columns else None
             reason = (str(why.dropna().value_counts().index[0])
                       if why is not None and why.notna().any() else "no value")
             out.append((t.name, reason))
