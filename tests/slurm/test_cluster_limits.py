@@ -1,5 +1,5 @@
 """A cluster with real-world limits (``scripts/slurm-up.sh --limits``: MaxArraySize=5, a QOS with
-MaxSubmitJobsPerUser=8 as the user's default): the executor reads both, a generation of 11 is
+MaxSubmitJobsPerUser=8 as the user's default): the executor reads both, a generation of 23 is
 submitted as arrays of at most 5 with every index < 5, never more than 8 jobs are queued (sbatch
 would refuse the ninth), and every evaluation is ok. The normal cluster is restored afterwards."""
 
@@ -68,7 +68,7 @@ def test_limits_read_chunked_arrays_and_submit_throttle(limited_cluster: None,
     t = threading.Thread(target=watch, daemon=True)
     t.start()
     try:
-        cfg = _cfg(tmp_path, optimizer={"offspring_size": 11, "max_ngen": 2},
+        cfg = _cfg(tmp_path, optimizer={"offspring_size": 23, "max_ngen": 1},
                    evaluator={"kind": "python", "function": "tests.helpers.sims:rate_sheet",
                               "options": {"sleep_s": 1}})
         assert main(["run", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
@@ -76,10 +76,9 @@ def test_limits_read_chunked_arrays_and_submit_throttle(limited_cluster: None,
         stop.set()
         t.join()
     df = load_results(tmp_path / "run")
-    assert len(df) == 22 and (df.status == "ok").all(), df[["status", "reason", "detail"]]
+    assert len(df) == 23 and (df.status == "ok").all(), df[["status", "reason", "detail"]]
     assert 5 <= peak[0] <= 8
     # (a single task is submitted as a plain job, "1234", not "1234_0")
     idx = [int(j.split("_")[1]) if "_" in j else 0 for j in df.job_id]
     assert max(idx) == 4  # full arrays of 5, every index below MaxArraySize
-    arrays = df.groupby("generation").job_id.apply(lambda s: {j.split("_")[0] for j in s})
-    assert all(len(a) >= 3 for a in arrays)  # 11 tasks: at least three submissions each
+    assert len({j.split("_")[0] for j in df.job_id}) >= 5  # 23 tasks: at least five arrays
