@@ -16,12 +16,22 @@ NOTEBOOKS = REPO / "notebooks"
 
 
 def _execute(name: str, run_dir: Path) -> object:
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=120, allow_errors=False,
-        resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute(env=kernel_env(run_dir))  # raises CellExecutionError on any cell error
-    return nb
+    for attempt in (1, 2):
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        client = nbclient.NotebookClient(
+            nb, kernel_name="python3", timeout=120, allow_errors=False,
+            resources={"metadata": {"path": str(NOTEBOOKS)}})
+        try:
+            client.execute(env=kernel_env(run_dir))  # CellExecutionError on any cell error
+        except RuntimeError as exc:
+            # jupyter_client picks free TCP ports, closes them and lets the kernel bind them:
+            # another process can take one in between ("Address already in use", the kernel
+            # dies before its first reply). That race, once, is a new kernel; nothing else is
+            if attempt == 2 or "Kernel died before replying" not in str(exc):
+                raise
+            continue
+        return nb
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.parametrize("name", ["analyze_run.ipynb", "triage_datastores.ipynb"])
