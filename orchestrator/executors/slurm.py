@@ -59,7 +59,6 @@ from orchestrator.executors.slurm_client import (
     SchedulerLimits,
     backoff_cap,
     compress_ids,
-    expand_indices,
     is_transient,
     read_limits,
     retry,
@@ -67,7 +66,6 @@ from orchestrator.executors.slurm_client import (
 from orchestrator.executors.slurm_states import (
     SACCT_FIELDS,
     SQUEUE_FORMAT,
-    exit_code,
     map_state,
     parse_job_ids,
     parse_sacct,
@@ -81,11 +79,6 @@ log = logging.getLogger("simtune.executor.slurm")
 class SubmitError(RuntimeError):
     """The scheduler refused a submission (``sbatch`` error); the controller records
     ``submit_failed``."""
-
-
-_exit_code = exit_code
-_expand_indices = expand_indices
-_compress = compress_ids
 
 
 class _Transient(RuntimeError):

@@ -144,7 +144,6 @@ def parse_squeue(stdout: str) -> tuple[dict[str, JobInfo], int]:
     are queued: one per line, an array task counts as a job)."""
     count = 0
     out: dict[str, JobInfo] = {}
-    count = 0
     for line in stdout.splitlines():
         parts = line.split("|")
         if len(parts) < 4:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.executors import JobState
-from orchestrator.executors.slurm import _compress, _exit_code, map_state, parse_job_ids
+from orchestrator.executors.slurm_client import compress_ids
+from orchestrator.executors.slurm_states import exit_code, map_state, parse_job_ids
 
 pytestmark = pytest.mark.slurm
 
@@ -39,11 +40,11 @@ def test_parse_job_ids(field: str, ids: list[str], step: str | None) -> None:
 
 def test_compress_round_trips() -> None:
     ids = [f"9_{i}" for i in (0, 1, 2, 5, 7, 8)] + ["10_3", "11"]
-    packed = _compress(ids)
+    packed = compress_ids(ids)
     assert packed == ["9_[0-2,5,7-8]", "10_[3]", "11"]
     assert sorted(j for p in packed for j in parse_job_ids(p)[0]) == sorted(ids)
 
 
-def test_exit_code() -> None:
-    assert _exit_code("0:0") == 0 and _exit_code("1:0") == 1
-    assert _exit_code("0:9") == 137 and _exit_code("x") is None
+def testexit_code() -> None:
+    assert exit_code("0:0") == 0 and exit_code("1:0") == 1
+    assert exit_code("0:9") == 137 and exit_code("x") is None
