@@ -72,9 +72,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args.config)
     if args.executor:
+        # packing is a SLURM matter: a local dry run runs one evaluation per process
+        pack = cfg.executor.pack if args.executor == "slurm" else 1
         cfg = dataclasses.replace(
-            cfg, executor=dataclasses.replace(cfg.executor, kind=args.executor))
+            cfg, executor=dataclasses.replace(cfg.executor, kind=args.executor, pack=pack))
         cfg.raw["executor"] = {**(cfg.raw.get("executor") or {}), "kind": args.executor}
+        if "pack" in cfg.raw["executor"]:
+            cfg.raw["executor"]["pack"] = pack
     if args.max_ngen is not None:
         if args.max_ngen < 1:
             _err(f"--max-ngen: expected an integer >= 1, found {args.max_ngen}")

@@ -225,6 +225,14 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     if optimizer.cma_options:
         _try_cma(optimizer, space.dim)
     executor = build(ExecutorConfig, raw.get("executor"), "executor")
+    if executor.pack > 1:
+        if executor.kind != "slurm":
+            raise ConfigError("executor.pack", "1 unless executor.kind is slurm (the local "
+                              "executor runs one evaluation per process)", executor.pack)
+        if executor.slurm.nodes != 1 or executor.slurm.tasks_per_node != 1:
+            raise ConfigError("executor.pack", "1 for multi-node or MPI jobs (slurm.nodes and "
+                              "slurm.tasks_per_node must be 1 to pack evaluations)",
+                              executor.pack)
     if optimizer.mode == "async":
         if executor.max_parallel is None:
             raise ConfigError("executor.max_parallel", "the number of evaluations kept in "

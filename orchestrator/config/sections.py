@@ -233,6 +233,11 @@ class ExecutorConfig:
         None, "local: processes at once; slurm: jobs of an array at once (`--array=...%N`)",
         check=(lambda v: v is None or v >= 1, "an integer >= 1 or null"),
         default_doc="the CPU count (local), unlimited (slurm)")
+    pack: int = option(
+        1, "slurm: evaluations per array task, run side by side on `pack x cpus_per_task` CPUs "
+        "(and `pack x mem_gb`), each with its own directory, record, time limit and failure "
+        "reason: one job per `pack` evaluations for short simulations (docs/slurm.md)",
+        check=_at_least(1))
     poll_interval_s: float = option(
         1.0, "how often job states are queried (one bulk query for all jobs); finished results "
         "are noticed within 0.1–0.25 s regardless",

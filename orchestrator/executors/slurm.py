@@ -6,8 +6,10 @@ Submission
     :func:`evaluators.worker.run_task`; one array per generation unless it is larger), and
     :meth:`SlurmExecutor.capacity` keeps the user's pending + running jobs within
     ``MaxSubmitJobs`` (the job watcher holds back the rest; limits, retries and back-off:
-    :mod:`orchestrator.executors.slurm_client`). Each array task runs
-    it once in the batch step (no ``srun`` wrapper: an MPI simulator started by the ``command``
+    :mod:`orchestrator.executors.slurm_client`). With ``executor.pack: K`` an array task is K
+    evaluations side by side (:func:`evaluators.pack.run_pack`, K times the CPUs and memory;
+    a remainder of fewer than K goes in a smaller task of its own), and every evaluation of
+    the pack gets the task's job id. An array task runs in the batch step (no ``srun`` wrapper: an MPI simulator started by the ``command``
     evaluator with ``srun`` gets the whole allocation). Job ids are ``"<array>_<index>"`` in task
     order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
     +0.4 s per evaluation).
@@ -53,6 +55,7 @@ from typing import Any, Mapping
 
 import submitit
 
+from evaluators.pack import PACK_MARGIN_S
 from orchestrator.executors._base import Executor, JobInfo, JobState
 from orchestrator.executors.slurm_client import (
     PollBackoff,
@@ -106,7 +109,7 @@ class SlurmExecutor(Executor):
         python = sl.python or sys.executable
         self._ex = submitit.SlurmExecutor(folder=str(self.folder), python=shlex.quote(python),
                                           max_num_timeout=0)
-        self._ex.update_parameters(**self._parameters(options))
+        self._ex.update_parameters(**self._parameters(options), **self._pack_parameters(1))
         self._final: dict[str, JobInfo] = {}  # finished states never change
         self._cache: dict[str, JobInfo] = {}
         self._last_query = -math.inf
@@ -138,7 +141,30 @@ class SlurmExecutor(Executor):
             self._query_if_due(force=self._queued is None)
         if self._queued is None:
             return 0  # the scheduler does not answer: wait
-        return max(0, lim - self._queued - self._since)
+        return max(0, lim - self._queued - self._since) * self.pack  # evaluations
+
+    @property
+    def pack(self) -> int:
+        """Evaluations per array task (``executor.pack``)."""
+        return max(1, int(getattr(self.options, "pack", 1)))
+
+    def _pack_parameters(self, size: int) -> dict[str, Any]:
+        """The sbatch options that follow from the number of evaluations in a task: CPUs,
+        memory, time limit (``--time``: the evaluations' limit in whole minutes, plus
+        :data:`~evaluators.pack.PACK_MARGIN_S` when packing) and ``max_parallel`` evaluations
+        at once (``--array=...%N``; no limit of simtune's own otherwise, where submitit's own
+        default would throttle to 256)."""
+        o, sl = self.options, self.options.slurm
+        limit = o.parallel_limit()
+        params: dict[str, Any] = {
+            "cpus_per_task": int(sl.cpus_per_task) * size,
+            "time": max(1, math.ceil((float(o.time_limit_s)
+                                      + (PACK_MARGIN_S if self.pack > 1 else 0.0)) / 60.0)),
+            "array_parallelism": max(1, math.ceil(limit / size)) if limit else 100_000,
+        }
+        if sl.mem_gb is not None:
+            params["mem"] = f"{max(1, math.ceil(float(sl.mem_gb) * 1024 * size))}M"
+        return params
 
     @staticmethod
     def _parameters(options: Any) -> dict[str, Any]:
@@ -157,56 +183,70 @@ class SlurmExecutor(Executor):
             f"export PYTHONPATH={shlex.quote(str(root))}${{PYTHONPATH:+:$PYTHONPATH}}",
         ]
         setup += list(sl.setup or [])
-        params: dict[str, Any] = {
-            "time": max(1, math.ceil(float(options.time_limit_s) / 60.0)),
+        params: dict[str, Any] = {  # + _pack_parameters: CPUs, memory, time, parallelism
             "nodes": int(sl.nodes),
             "ntasks_per_node": int(sl.tasks_per_node),
-            "cpus_per_task": int(sl.cpus_per_task),
             "setup": setup,
             "use_srun": False,
-            # no limit of simtune's own: submitit's own default would throttle to 256
-            "array_parallelism": int(options.parallel_limit() or 100_000),
             "additional_parameters": extra,
         }
         if sl.partition:
             params["partition"] = sl.partition
         if sl.account:
             params["account"] = sl.account
-        if sl.mem_gb is not None:
-            params["mem"] = f"{max(1, math.ceil(float(sl.mem_gb) * 1024))}M"
         if sl.gres:
             params["gres"] = sl.gres
         return params
 
     # -- submit ---------------------------------------------------------------------------------
     def _submit(self, task_paths: list[Path], label: str) -> list[str]:
-        from evaluators.worker import run_task
-
         name = re.sub(r"[^A-Za-z0-9_.+-]", "_", label or "simtune")[:64] or "simtune"
         self._ex.update_parameters(job_name=name)
         size = self.limits().max_array_size
         budget = float(self.options.slurm.scheduler_retry_s)
+        k = self.pack
+        paths = [str(p) for p in task_paths]
+        # full packs of k in one array, the rest (fewer CPUs) in another
+        groups = [[paths[i:i + k] for i in range(0, len(paths) - len(paths) % k, k)]]
+        if len(paths) % k:
+            groups.append([paths[len(paths) - len(paths) % k:]])
         ids: list[str] = []
-        for lo in range(0, len(task_paths), size):  # every index < MaxArraySize
-            chunk = [str(p) for p in task_paths[lo:lo + size]]
-            try:
-                jobs = retry(functools.partial(self._sbatch, run_task, chunk), budget,
-                             "sbatch", sleep=self._sleep, clock=self._clock)
-            except Exception as exc:  # sbatch's message is what the user needs
-                if ids:  # all or nothing: the caller records every task of the batch
-                    self._cancel(ids)
-                raise SubmitError(f"sbatch refused {len(chunk)} tasks ({name}): "
-                                  f"{type(exc).__name__}: {str(exc).strip()[-1500:]}") from exc
-            ids += [str(j.job_id) for j in jobs]
-            self._since += len(jobs)
+        for packs in groups:
+            if not packs:
+                continue
+            self._ex.update_parameters(**self._pack_parameters(len(packs[0])))
+            for lo in range(0, len(packs), size):  # every index < MaxArraySize
+                chunk = packs[lo:lo + size]
+                try:
+                    jobs = retry(functools.partial(self._sbatch, chunk), budget,
+                                 "sbatch", sleep=self._sleep, clock=self._clock)
+                except Exception as exc:  # sbatch's message is what the user needs
+                    if ids:  # all or nothing: the caller records every task of the batch
+                        self._cancel(ids)
+                    n = sum(len(p) for p in chunk)
+                    raise SubmitError(f"sbatch refused {n} tasks ({name}): "
+                                      f"{type(exc).__name__}: {str(exc).strip()[-1500:]}"
+                                      ) from exc
+                for job, pack in zip(jobs, chunk):
+                    ids += [str(job.job_id)] * len(pack)
+                self._since += len(jobs)
         for jid in ids:
             self._cache[jid] = JobInfo(JobState.PENDING, detail="submitted")
         self._backoff.news()
         return ids
 
-    def _sbatch(self, fn: Any, args: list[str]) -> list[Any]:
+    def _sbatch(self, packs: list[list[str]]) -> list[Any]:
+        """One array: a task per pack (:func:`evaluators.pack.run_pack`), or per task file
+        (:func:`evaluators.worker.run_task`) without packing."""
         self._ncalls["sbatch"] += 1
-        return list(self._ex.map_array(fn, args))
+        if self.pack == 1:
+            from evaluators.worker import run_task
+
+            return list(self._ex.map_array(run_task, [p[0] for p in packs]))
+        from evaluators.pack import run_pack
+
+        limit = float(self.options.time_limit_s)
+        return list(self._ex.map_array(run_pack, packs, [limit] * len(packs)))
 
     # -- poll -----------------------------------------------------------------------------------
     def _poll(self, job_ids: list[str]) -> dict[str, JobInfo]:

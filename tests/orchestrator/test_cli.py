@@ -77,3 +77,19 @@ def test_help_is_for_users() -> None:
         # every argument has a help text: no bare names in the argument list
         args = [ln for ln in sub.split("options:")[0].splitlines()[3:] if ln.startswith("  ")]
         assert all(len(ln.split()) > 1 for ln in args if not ln.strip().startswith("-")), sub
+
+
+def test_a_local_dry_run_of_a_packing_slurm_config(write_config, tmp_path: Path) -> None:
+    """``--executor local`` on a config with ``executor.pack`` runs one evaluation per process
+    (packing is a SLURM matter), and the run's saved config says so, so it resumes."""
+    from orchestrator import load_results
+
+    cfg = write_config(executor={"kind": "slurm", "pack": 4, "time_limit_s": 60},
+                       optimizer={"offspring_size": 4, "max_ngen": 1})
+    run = tmp_path / "run"
+    assert main(["run", str(cfg), "--run-dir", str(run), "--executor", "local",
+                 "--no-progress"]) == 0
+    df = load_results(run)
+    assert len(df) == 4 and (df.status == "ok").all() and df.job_id.nunique() == 4
+    assert main(["resume", str(run), "--max-ngen", "2", "--no-progress"]) == 0
+    assert len(load_results(run)) == 8
