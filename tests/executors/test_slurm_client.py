@@ -101,7 +101,8 @@ class FakeSlurm:
                     del self.queue[j]
         return subprocess.CompletedProcess(cmd, 0, out, "")
 
-    def sbatch(self, fn: Any, args: list[str]) -> list[Any]:
+    def sbatch(self, args: list[list[str]]) -> list[Any]:
+        """One array, a task per pack of task files."""
         self.calls.append(["sbatch"])
         if self.fail.get("sbatch"):
             raise FailedJobError(self.fail["sbatch"].pop(0))
@@ -125,7 +126,7 @@ def _executor(tmp_path: Path, fake: FakeSlurm, clock: Clock, **kw: Any) -> Slurm
     ex = SlurmExecutor(tmp_path / "jobs", make_options(**kw))
     ex._run = types.MethodType(lambda self, cmd: fake.run(cmd), ex)  # type: ignore[method-assign]
     ex._sbatch = types.MethodType(  # type: ignore[method-assign]
-        lambda self, fn, args: fake.sbatch(fn, args), ex)
+        lambda self, packs: fake.sbatch(packs), ex)
     ex._clock, ex._sleep = clock, clock.sleep
     return ex
 
@@ -161,6 +162,35 @@ def test_a_large_batch_is_several_arrays_every_index_below_the_limit(tmp_path: P
     assert fake.count("scontrol") == 1  # limits read once per executor
     ex.submit([tmp_path / "t.json"], "again")
     assert fake.count("scontrol") == 1
+
+
+def test_packs_full_arrays_a_smaller_remainder_and_capacity_in_evaluations(
+        tmp_path: Path) -> None:
+    """pack 3 under MaxArraySize 2 and MaxSubmitJobs 4: 14 tasks = 4 full packs (arrays of 2 and
+    2 tasks, 3 CPUs each) + a smaller pack of 2 (2 CPUs); each evaluation has its pack's id."""
+    fake = FakeSlurm({"scontrol": "MaxArraySize = 2\n", "qos": "normal|4|||\n"})
+    ex = _executor(tmp_path, fake, Clock(), pack=3, time_limit_s=600, max_parallel=7,
+                   slurm={"mem_gb": 1.5})
+    assert ex.capacity() == 4 * 3  # the submit limit counts tasks, the watcher evaluations
+    seen: list[dict[str, Any]] = []
+    real = fake.sbatch
+
+    def spy(packs: list[list[str]]) -> list[Any]:
+        p = ex._ex.parameters
+        seen.append({"sizes": [len(k) for k in packs], "cpus": p["cpus_per_task"],
+                     "mem": p["mem"], "time": p["time"], "par": p["array_parallelism"]})
+        return real(packs)
+
+    ex._sbatch = types.MethodType(lambda self, packs: spy(packs), ex)  # type: ignore[method-assign]
+    paths = [tmp_path / f"t{i}.json" for i in range(14)]
+    ids = ex.submit(paths, "packed")
+    assert [s["sizes"] for s in seen] == [[3, 3], [3, 3], [2]]
+    assert [(s["cpus"], s["mem"]) for s in seen] == [(3, "4608M")] * 2 + [(2, "3072M")]
+    assert {s["time"] for s in seen} == {11}  # (600 s + 30 s margin) in whole minutes
+    assert [s["par"] for s in seen] == [3, 3, 4]  # ceil(max_parallel 7 / pack size)
+    assert len(set(ids)) == 5 and [ids.count(i) for i in dict.fromkeys(ids)] == [3, 3, 3, 3, 2]
+    assert max(int(j.split("_")[1]) for j in ids) == 1
+    assert ex.capacity() == 0  # 5 tasks queued > 4 (the remainder went out with the batch)
 
 
 def test_submit_limit_throttles_through_the_watcher(tmp_path: Path) -> None:
@@ -299,14 +329,14 @@ def test_sbatch_gives_up_after_scheduler_retry_s_and_cancels_earlier_chunks(
     ex = _executor(tmp_path, fake, clock, slurm={"scheduler_retry_s": 60.0})
     real = fake.sbatch
 
-    def second_chunk_down(fn: Any, args: list[str]) -> list[Any]:
+    def second_chunk_down(packs: list[list[str]]) -> list[Any]:
         if fake.arrays:  # the first array went through; then slurmctld stays down
             fake.calls.append(["sbatch"])
             raise FailedJobError(TRANSIENT[2])
-        return real(fn, args)
+        return real(packs)
 
     ex._sbatch = types.MethodType(  # type: ignore[method-assign]
-        lambda self, fn, args: second_chunk_down(fn, args), ex)
+        lambda self, packs: second_chunk_down(packs), ex)
     with pytest.raises(SubmitError, match="Unable to contact"):
         ex.submit([tmp_path / f"t{i}.json" for i in range(4)], "down")
     assert 60 <= sum(clock.slept) <= 61
