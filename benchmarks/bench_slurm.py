@@ -14,6 +14,7 @@ Usage::
 
     sudo scripts/slurm-up.sh
     .venv/bin/python benchmarks/bench_slurm.py [--n-submit 1000] [--n-run 40] [--repeat 3]
+    .venv/bin/python benchmarks/bench_slurm.py --submit-only --n-submit 10000 --pack 1 20
 """
 
 from __future__ import annotations
@@ -78,16 +79,18 @@ def drain() -> None:
         time.sleep(0.2)
 
 
-def bench_submit(tmp: Path, n: int, repeat: int) -> list[float]:
+def bench_submit(tmp: Path, n: int, repeat: int, pack: int = 1) -> list[float]:
+    """Seconds to submit ``n`` evaluations (``pack`` per array task) into the DOWN partition."""
     out = []
     for r in range(repeat):
-        ex = SlurmExecutor(tmp / f"sub{r}", options(slurm={"partition": "maint"}))
-        task = write_tasks(tmp / f"subtasks{r}", 1)[0]
+        ex = SlurmExecutor(tmp / f"sub{n}_{pack}_{r}",
+                           options(pack=pack, slurm={"partition": "maint"}))
+        task = write_tasks(tmp / f"subtasks{n}_{pack}_{r}", 1)[0]
         t0 = time.perf_counter()
         ids = ex.submit([task] * n, "bench-submit")
         out.append(time.perf_counter() - t0)
         ex.cancel(ids)
-    drain()
+        drain()
     return out
 
 
@@ -138,13 +141,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n-run", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--detect-repeat", type=int, default=5)
+    ap.add_argument("--pack", type=int, nargs="*", default=[1],
+                    help="executor.pack values for the submission benchmark (e.g. 1 20)")
+    ap.add_argument("--submit-only", action="store_true", help="only the submission benchmark")
     args = ap.parse_args(argv)
     med = statistics.median
     with tempfile.TemporaryDirectory(prefix="bench slurm ") as tmpdir:
         tmp = Path(tmpdir)
-        sub = bench_submit(tmp, args.n_submit, args.repeat)
-        print(f"submit {args.n_submit}-task array: median {med(sub):.3f} s "
-              f"(runs: {', '.join(f'{x:.3f}' for x in sub)})", flush=True)
+        for pack in args.pack:
+            sub = bench_submit(tmp, args.n_submit, args.repeat, pack)
+            print(f"submit {args.n_submit} evaluations, pack {pack} "
+                  f"({-(-args.n_submit // pack)} array tasks): median {med(sub):.3f} s "
+                  f"(runs: {', '.join(f'{x:.3f}' for x in sub)})", flush=True)
+        if args.submit_only:
+            return 0
         launch = bench_launch(tmp, args.n_run, args.repeat)
         ratio = med(launch["simtune"]) / med(launch["submitit"])
         for k, v in launch.items():
