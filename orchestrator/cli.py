@@ -242,7 +242,10 @@ def cmd_convert_mozaik(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestrator.report import write_report
 
-    report = write_report(_run_dir(args.run_dir), log_scale=args.log)
+    if args.jobs is not None and args.jobs < 1:
+        _err(f"--jobs: expected an integer >= 1, found {args.jobs}")
+        return EXIT_INPUT
+    report = write_report(_run_dir(args.run_dir), log_scale=args.log, jobs=args.jobs)
     for name in report.failed:
         _err(f"report: {name} could not be drawn (a placeholder says why; see simtune.log)")
     print(f"report: {report.index}")
@@ -325,6 +328,8 @@ def _parser() -> argparse.ArgumentParser:
              "simtune report runs/m1")
     rp.add_argument("run_dir", help=run_dir)
     rp.add_argument("--log", action="store_true", help="log-scale score axes")
+    rp.add_argument("--jobs", type=int, metavar="N",
+                    help="processes drawing figures at once (default: the CPU count, at most 4)")
 
     ex = add("export", cmd_export, "print the best parameter set(s) with values and scores",
              "simtune export runs/m1 --top 5 --format yaml")

@@ -165,3 +165,61 @@ def test_covariance_of_the_last_generation(finished_run: Path, copy_run) -> None
     np.testing.assert_allclose(cov2, cov * 3)
     assert "covariance" not in read_generations(old).columns
     _check_report(write_report(old))
+
+
+def test_figures_drawn_in_processes_are_the_serial_ones(finished_run: Path, copy_run) -> None:
+    """--jobs 2 forks drawing processes: the same PNG bytes as drawing them all here."""
+    import shutil
+
+    a = copy_run(finished_run)
+    b = a.with_name("copy2")
+    shutil.copytree(finished_run, b)
+    _check_report(write_report(a, jobs=1))
+    _check_report(write_report(b, jobs=2))
+    for name in FIGURE_FILES:
+        assert (a / "report" / name).read_bytes() == (b / "report" / name).read_bytes(), name
+
+
+def test_a_figure_that_raises_in_a_drawing_process_is_a_placeholder(
+        finished_run: Path, copy_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.report import summary
+
+    def broken(data):  # noqa: ANN001, ANN202
+        raise ValueError("no such column")
+
+    k = FIGURE_FILES.index("sigma.png")
+    figs = list(summary.FIGURES)
+    figs[k] = (*figs[k][:3], broken)
+    monkeypatch.setattr(summary, "FIGURES", figs)
+    run = copy_run(finished_run)
+    report = write_report(run, jobs=2)
+    assert report.failed == ["sigma.png"]
+    assert (run / "report" / "sigma.png").read_bytes().startswith(PNG_MAGIC)
+    assert all((run / "report" / n).is_file() for n in FIGURE_FILES)
+
+
+def test_a_drawing_process_that_dies_costs_no_figure(
+        finished_run: Path, copy_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drawing process killed (e.g. by the OOM killer): the figures are drawn here instead."""
+    import os
+
+    from orchestrator.report import summary
+
+    parent = os.getpid()
+    k = FIGURE_FILES.index("pareto.png")
+    figs = list(summary.FIGURES)
+    real = figs[k][3]
+
+    def dies_in_a_child(data):  # noqa: ANN001, ANN202
+        if os.getpid() != parent:
+            os._exit(9)
+        return real(data)
+
+    figs[k] = (*figs[k][:3], dies_in_a_child)
+    monkeypatch.setattr(summary, "FIGURES", figs)
+    _check_report(write_report(copy_run(finished_run), jobs=2))
+
+
+def test_report_jobs_below_one_is_bad_input(finished_run: Path, capsys) -> None:
+    assert main(["report", str(finished_run), "--jobs", "0"]) == 2
+    assert "--jobs: expected an integer >= 1, found 0" in capsys.readouterr().err
