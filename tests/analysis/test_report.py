@@ -184,7 +184,7 @@ def test_a_figure_that_raises_in_a_drawing_process_is_a_placeholder(
         finished_run: Path, copy_run, monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestrator.report import summary
 
-    def broken(data):  # noqa: ANN001, ANN202
+    def broken(data):
         raise ValueError("no such column")
 
     k = FIGURE_FILES.index("sigma.png")
@@ -210,7 +210,7 @@ def test_a_drawing_process_that_dies_costs_no_figure(
     figs = list(summary.FIGURES)
     real = figs[k][3]
 
-    def dies_in_a_child(data):  # noqa: ANN001, ANN202
+    def dies_in_a_child(data):
         if os.getpid() != parent:
             os._exit(9)
         return real(data)
