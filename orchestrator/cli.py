@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -59,6 +60,14 @@ def _run_dir(path: str) -> Path:
 
 
 # -- subcommands ------------------------------------------------------------------------------
+def _run_quietly(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    """A scheduler query for a check before the run (at most 30 s)."""
+    try:
+        return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, 1, "", "timed out")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     print(f"{args.config}: valid — {cfg.space.dim} free parameters "
@@ -86,6 +95,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(
             cfg, optimizer=dataclasses.replace(cfg.optimizer, max_ngen=args.max_ngen))
         cfg.raw["optimizer"] = {**(cfg.raw.get("optimizer") or {}), "max_ngen": args.max_ngen}
+    if cfg.executor.kind == "slurm" and cfg.executor.pack > 1:  # before anything is written
+        from orchestrator.executors.slurm_client import pack_problem
+
+        why = pack_problem(_run_quietly, cfg.executor)
+        if why:
+            _err(why)
+            return EXIT_INPUT
     run_dir = Path(args.run_dir or Path("runs") / cfg.name)
     from orchestrator.rundir import create_run, new_run_problem
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 
 __all__ = ["DEFAULT_MAX_ARRAY_SIZE", "PollBackoff", "SchedulerLimits", "backoff_cap",
-           "compress_ids", "expand_indices", "is_transient", "parse_assoc", "parse_qos",
+           "compress_ids", "expand_indices", "is_transient", "pack_problem", "parse_assoc",
+           "parse_qos",
            "read_limits", "retry"]
 
 log = logging.getLogger("simtune.executor.slurm")
@@ -304,3 +305,27 @@ def compress_ids(job_ids: Iterable[str]) -> list[str]:
                 start = prev = i
         out.append(f"{base}_[{','.join(runs)}]")
     return out + plain
+
+
+def pack_problem(run: Run, options: Any) -> str | None:
+    """Why ``executor.pack`` cannot work on this cluster, or None: a packed array task asks for
+    ``pack x slurm.cpus_per_task`` CPUs, which must fit on one node of the partition (sbatch
+    would refuse every array: "CPU count per node can not be satisfied"). One ``sinfo`` call;
+    None too when it cannot be read (sbatch then says what is wrong)."""
+    pack, cpus = int(options.pack), int(options.slurm.cpus_per_task)
+    if pack <= 1:
+        return None
+    part = options.slurm.partition
+    cmd = ["sinfo", "-h", "-o", "%c"] + (["-p", str(part)] if part else [])
+    try:
+        res = run(cmd)
+    except OSError:
+        return None
+    sizes = [int(m) for m in re.findall(r"\d+", res.stdout)] if res.returncode == 0 else []
+    if not sizes or pack * cpus <= max(sizes):
+        return None
+    most = max(sizes)
+    where = f"partition {part!r}" if part else "the default partition"
+    return (f"executor.pack: expected at most {max(most // cpus, 1)} ({pack} x "
+            f"slurm.cpus_per_task {cpus} = {pack * cpus} CPUs per array task must fit on one "
+            f"node; the largest node of {where} has {most}), found {pack}")

@@ -18,6 +18,7 @@ from orchestrator.executors.slurm_client import (
     PollBackoff,
     backoff_cap,
     is_transient,
+    pack_problem,
     parse_assoc,
     parse_qos,
     read_limits,
@@ -376,3 +377,18 @@ def test_options_are_frozen_dataclasses() -> None:
     opts = make_options()
     assert dataclasses.replace(opts.slurm, scheduler_retry_s=5.0).scheduler_retry_s == 5.0
     assert opts.slurm.scheduler_retry_s == 600.0 and opts.slurm.max_array_size is None
+
+
+def test_pack_problem_when_a_pack_does_not_fit_on_a_node() -> None:
+    def sinfo(out: str, code: int = 0) -> Any:
+        return lambda cmd: subprocess.CompletedProcess(cmd, code, out, "")
+
+    opts = make_options(pack=4, slurm={"cpus_per_task": 2, "partition": "short"})
+    why = pack_problem(sinfo("16\n6+\n"), opts)
+    assert why is None  # 8 CPUs fit on the 16-CPU nodes
+    why = pack_problem(sinfo("6\n4\n"), opts)
+    assert why is not None and why.startswith("executor.pack: expected at most 3 (")
+    assert "8 CPUs per array task" in why and "partition 'short' has 6" in why
+    assert why.endswith("found 4")
+    assert pack_problem(sinfo("", 1), opts) is None  # unreadable: sbatch will say
+    assert pack_problem(sinfo("1\n"), make_options(pack=1)) is None

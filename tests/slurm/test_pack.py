@@ -65,3 +65,13 @@ def test_a_packed_run_end_to_end(tmp_path: Path) -> None:
     jobs = df.groupby("generation").job_id.nunique()
     assert list(jobs) == [3, 3], df[["generation", "individual", "job_id"]]  # 6 = 3 packs of 2
     assert df.eval_dir.nunique() == 12
+
+
+def test_a_pack_larger_than_any_node_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pack 3 x 1 CPU on the 2-CPU test node: exit 2 naming the key, no run directory."""
+    cfg = _cfg(tmp_path, executor={"pack": 3})
+    assert main(["run", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "executor.pack: expected at most 2 (3 x slurm.cpus_per_task 1" in err, err
+    assert err.strip().endswith("found 3") and not (tmp_path / "run").exists()
