@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import os
+import shutil
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,7 +26,6 @@ log = logging.getLogger("simtune")
 REPORT_DIR = "report"
 #: the most processes drawing figures at once (matplotlib's cost does not depend on the rows)
 MAX_JOBS = 4
-_DRAWING: tuple[RunData, bool] | None = None  # what forked drawing processes inherit
 
 
 def _fmt(v: Any) -> str:
@@ -156,8 +154,12 @@ def write_report(run_dir: str | os.PathLike[str], log_scale: bool = False,
     out = run_dir / REPORT_DIR
     out.mkdir(exist_ok=True)
     done, failed = [], []
-    for k, png, ok in _draw_all(data, log_scale, jobs):
-        fname, heading, caption, _ = FIGURES[k]
+    scratch = Path(tempfile.mkdtemp(prefix=".drawing-", dir=out))
+    try:
+        drawn = _draw_all(data, log_scale, jobs, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for (fname, heading, caption, _), (png, ok) in zip(FIGURES, drawn):
         if not ok:
             failed.append(fname)
         atomic_write_bytes(out / fname, png)
@@ -167,12 +169,9 @@ def write_report(run_dir: str | os.PathLike[str], log_scale: bool = False,
     return Report(index, failed)
 
 
-def _draw(k: int, data: RunData | None = None, log_scale: bool = False) -> tuple[int, bytes, bool]:
+def _draw(k: int, data: RunData, log_scale: bool) -> tuple[bytes, bool]:
     """Figure ``k`` of :data:`FIGURES` as PNG bytes, and whether it was drawn (a figure whose
     function raises becomes a placeholder naming the error, so the others are still written)."""
-    if data is None:
-        assert _DRAWING is not None
-        data, log_scale = _DRAWING
     fname, heading, _caption, fn = FIGURES[k]
     ok = True
     try:
@@ -183,36 +182,53 @@ def _draw(k: int, data: RunData | None = None, log_scale: bool = False) -> tuple
         fig = empty_figure(heading, f"could not draw this figure: {type(exc).__name__}: {exc}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
-    return k, buf.getvalue(), ok
+    return buf.getvalue(), ok
 
 
-def _draw_all(data: RunData, log_scale: bool, jobs: int | None) -> list[tuple[int, bytes, bool]]:
+def _draw_all(data: RunData, log_scale: bool, jobs: int | None,
+              scratch: Path) -> list[tuple[bytes, bool]]:
     """Every figure, in :data:`FIGURES` order.
 
     matplotlib's layout and rendering (~0.1-1.5 s a figure, whatever the number of rows) is
-    most of a report's time and runs on one core, so the figures are drawn by ``jobs`` forked
-    processes, which inherit the loaded run (copy-on-write; nothing is pickled but each PNG).
-    Where fork is not available, or a drawing process dies, the figures not yet drawn are
-    drawn here.
+    most of a report's time and runs on one core, so the figures are shared out (most expensive
+    first, round robin) among ``jobs`` forked processes, which inherit the loaded run
+    (copy-on-write) and write each PNG atomically into ``scratch`` (``<k>.png``, after a
+    ``<k>.failed`` marker for a placeholder); no pipe, so nothing can block on a reader that is
+    gone. The main process waits for them, then draws here every figure they did not write (no
+    fork on this platform, a drawing process that died).
     """
-    global _DRAWING
     n = jobs if jobs is not None else min(os.cpu_count() or 1, MAX_JOBS)
     todo = list(range(len(FIGURES)))
-    got: dict[int, tuple[int, bytes, bool]] = {}
-    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
-        _DRAWING = (data, log_scale)
-        try:
-            # the most expensive figures first, so the processes end together
-            order = sorted(todo, key=lambda k: -_COST.get(FIGURES[k][0], 1))
-            with ProcessPoolExecutor(max_workers=min(n, len(todo)),
-                                     mp_context=multiprocessing.get_context("fork")) as pool:
-                for k, png, ok in pool.map(_draw, order):
-                    got[k] = (k, png, ok)
-        except (BrokenProcessPool, OSError) as exc:
-            log.warning("report: drawing in %d processes failed (%s); drawing here", n, exc)
-        finally:
-            _DRAWING = None
-    return [got[k] if k in got else _draw(k, data, log_scale) for k in todo]
+    if n > 1 and hasattr(os, "fork"):
+        order = sorted(todo, key=lambda k: -_COST.get(FIGURES[k][0], 1))
+        pids = []
+        for share in (order[j::n] for j in range(min(n, len(order)))):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child, which never returns
+                code = 1
+                try:
+                    for k in share:
+                        png, ok = _draw(k, data, log_scale)
+                        if not ok:
+                            (scratch / f"{k}.failed").touch()
+                        atomic_write_bytes(scratch / f"{k}.png", png)
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        for pid in pids:
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                log.warning("report: a drawing process ended with status %d; its figures "
+                            "are drawn here", status)
+    out = []
+    for k in todo:
+        png_path = scratch / f"{k}.png"
+        if png_path.exists():
+            out.append((png_path.read_bytes(), not (scratch / f"{k}.failed").exists()))
+        else:
+            out.append(_draw(k, data, log_scale))
+    return out
 
 
 #: relative drawing cost of the figures (measured on 2*10^5 rows x 30 parameters x 30 targets)
