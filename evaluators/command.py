@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from evaluators._base import DATASTORE_NAME, EvaluationTimeout, Evaluator
-from simtune_core.io import atomic_write_bytes
+from simtune_core.io import atomic_write_bytes, tail_text
 
 __all__ = ["CommandEvaluator", "PASS_AS"]
 
@@ -180,14 +180,14 @@ class CommandEvaluator(Evaluator):
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 raise EvaluationTimeout(f"simulator ran longer than timeout_s={self.timeout_s} s; "
-                                   f"log tail:\n{_tail(log_path)}") from None
+                                   f"log tail:\n{tail_text(log_path)}") from None
             except BaseException:
                 _kill_group(proc)
                 raise
         if code != 0:
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             raise RuntimeError(f"simulator {argv[0]!r} failed with {how}; "
-                               f"last lines of {log_path.name}:\n{_tail(log_path)}")
+                               f"last lines of {log_path.name}:\n{tail_text(log_path)}")
         return store
 
 
@@ -203,13 +203,3 @@ def _kill_group(proc: subprocess.Popen[Any]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-def _tail(path: Path, lines: int = 20, limit: int = 4000) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(path.stat().st_size - limit, 0))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])

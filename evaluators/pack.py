@@ -134,14 +134,13 @@ def _conclude(path: Path, exitcode: int | None, oom_before: int, started: float,
               timed_out_after: float | None, stopping: bool) -> str:
     """Record a child that ended: its own result if it wrote one, else a failed record."""
     from evaluators.evaluate import _job_id, _post
-    from simtune_core.io import atomic_write_json, read_json
-    from simtune_core.record import RESULT_FILE, Reason, failed_record
+    from simtune_core.io import atomic_write_json, read_json, tail_text
+    from simtune_core.record import RESULT_FILE, Reason, failed_record, read_result
 
     task: Mapping[str, Any] = read_json(path)
-    result = path.parent / RESULT_FILE
-    own = _result_of(result, task)
+    own = read_result(task)
     if own is not None:
-        return "ok" if own.get("status") == "ok" else f"failed {own.get('reason')}"
+        return "ok" if own.ok else f"failed {own.reason}"
     if stopping and timed_out_after is None:
         return "no result"  # the scheduler killed the task: its state says why
     if timed_out_after is not None:
@@ -154,29 +153,15 @@ def _conclude(path: Path, exitcode: int | None, oom_before: int, started: float,
         how = (f"signal {-exitcode}" if exitcode is not None and exitcode < 0
                else f"exit code {exitcode}")
         reason, detail = Reason.CRASHED, f"the evaluation's process died ({how}) without a result"
-    tail = _tail(path.parent / LOG_FILE)
+    tail = tail_text(path.parent / LOG_FILE, lines=15, limit=3000)
     if tail:
         detail += f"; last lines of {LOG_FILE}:\n{tail}"
     rec = failed_record(task, reason, detail)
     rec.started_at, rec.finished_at, rec.runtime_s = started, now, now - started
     rec.job_id = _job_id()
-    atomic_write_json(result, rec.to_json())
+    atomic_write_json(path.parent / RESULT_FILE, rec.to_json())
     _post(task)
     return f"failed {reason.value}"
-
-
-def _result_of(result: Path, task: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The result file's content if it is this task's evaluation (not a stale file)."""
-    from simtune_core.io import read_json
-
-    try:
-        data = read_json(result)
-    except (OSError, ValueError):
-        return None
-    if (isinstance(data, dict) and data.get("generation") == task["generation"]
-            and data.get("individual") == task["individual"]):
-        return data
-    return None
 
 
 def oom_kills(proc_cgroup: Path = Path("/proc/self/cgroup"),
@@ -212,13 +197,3 @@ def oom_kills(proc_cgroup: Path = Path("/proc/self/cgroup"),
             if key == "oom_kill" and value.strip().isdigit():
                 total += int(value)
     return total
-
-
-def _tail(path: Path, lines: int = 15, limit: int = 3000) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(path.stat().st_size - limit, 0))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])

@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(
             cfg, optimizer=dataclasses.replace(cfg.optimizer, max_ngen=args.max_ngen))
         cfg.raw["optimizer"] = {**(cfg.raw.get("optimizer") or {}), "max_ngen": args.max_ngen}
-    if cfg.executor.kind == "slurm" and cfg.executor.pack > 1:  # before anything is written
+    if cfg.executor.kind == "slurm":  # before anything is written
         from orchestrator.executors.slurm_client import pack_problem
 
         why = pack_problem(_run_quietly, cfg.executor)

@@ -1,6 +1,7 @@
 """Atomic file writes: temp file in the same folder, fsync, ``os.replace``, fsync the folder.
 
-A reader never sees a half-written file: it sees the old one or the new one.
+A reader never sees a half-written file: it sees the old one or the new one. Also the small
+reads that go with them (:func:`read_json`, :func:`tail_text`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from simtune_core.faults import failpoint
 
 __all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "commit_file",
-           "json_default", "read_json"]
+           "json_default", "read_json", "tail_text"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o640) -> None:
@@ -66,6 +67,18 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """The JSON value in ``path``."""
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def tail_text(path: str | os.PathLike[str], lines: int = 20, limit: int = 4000) -> str:
+    """The last ``lines`` lines within the last ``limit`` bytes of a log file ("" if it cannot
+    be read): what a failure's detail quotes of a simulator's or a worker's output."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(os.fstat(fh.fileno()).st_size - limit, 0))
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def json_default(o: Any) -> Any:

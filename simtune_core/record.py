@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from simtune_core.io import read_json
 
 __all__ = [
     "INBOX_DIR",
@@ -37,6 +41,7 @@ __all__ = [
     "inbox_name",
     "failure_counts",
     "is_ok",
+    "read_result",
 ]
 
 #: written atomically by the worker into the evaluation directory; its existence = finished
@@ -200,3 +205,19 @@ def failed_record(task: Mapping[str, Any], reason: Reason, detail: str = "") -> 
         scores=scores,
         eval_dir=str(task["eval_dir"]),
     )
+
+
+def read_result(task: Mapping[str, Any]) -> EvaluationRecord | None:
+    """The record in the task's ``result.json``, or None while there is none (or it is not this
+    evaluation's: a stale file is never scored for it)."""
+    path = Path(task["eval_dir"]) / RESULT_FILE
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError):
+        return None  # being replaced right now; read again at the next tick
+    if not isinstance(data, dict) or data.get("generation") != task["generation"] or data.get(
+            "individual") != task["individual"]:
+        return None
+    return EvaluationRecord.from_json(data)

@@ -9,9 +9,9 @@ Submission
     :mod:`orchestrator.executors.slurm_client`). With ``executor.pack: K`` an array task is K
     evaluations side by side (:func:`evaluators.pack.run_pack`, K times the CPUs and memory;
     a remainder of fewer than K goes in a smaller task of its own), and every evaluation of
-    the pack gets the task's job id. An array task runs in the batch step (no ``srun`` wrapper: an MPI simulator started by the ``command``
-    evaluator with ``srun`` gets the whole allocation). Job ids are ``"<array>_<index>"`` in task
-    order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
+    the pack gets the task's job id. An array task runs in the batch step (no ``srun``
+    wrapper: an MPI simulator started by the ``command`` evaluator with ``srun`` gets the whole
+    allocation). Job ids are ``"<array>_<index>"`` in task order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
     +0.4 s per evaluation).
 
 Polling
@@ -146,7 +146,7 @@ class SlurmExecutor(Executor):
     @property
     def pack(self) -> int:
         """Evaluations per array task (``executor.pack``)."""
-        return max(1, int(getattr(self.options, "pack", 1)))
+        return int(self.options.pack)
 
     def _pack_parameters(self, size: int) -> dict[str, Any]:
         """The sbatch options that follow from the number of evaluations in a task: CPUs,
@@ -206,14 +206,10 @@ class SlurmExecutor(Executor):
         budget = float(self.options.slurm.scheduler_retry_s)
         k = self.pack
         paths = [str(p) for p in task_paths]
-        # full packs of k in one array, the rest (fewer CPUs) in another
-        groups = [[paths[i:i + k] for i in range(0, len(paths) - len(paths) % k, k)]]
-        if len(paths) % k:
-            groups.append([paths[len(paths) - len(paths) % k:]])
+        every = [paths[i:i + k] for i in range(0, len(paths), k)]
+        full = len(paths) // k  # full packs in one array, a smaller last one (fewer CPUs) apart
         ids: list[str] = []
-        for packs in groups:
-            if not packs:
-                continue
+        for packs in (p for p in (every[:full], every[full:]) if p):
             self._ex.update_parameters(**self._pack_parameters(len(packs[0])))
             for lo in range(0, len(packs), size):  # every index < MaxArraySize
                 chunk = packs[lo:lo + size]

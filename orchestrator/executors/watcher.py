@@ -26,7 +26,6 @@ reports its job finished. Without an inbox every result file in flight is looked
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -36,14 +35,13 @@ from typing import Any, Callable, Mapping
 
 from orchestrator.executors._base import Executor, JobInfo, JobState
 from simtune_core.faults import failpoint
-from simtune_core.io import read_json
 from simtune_core.record import (
-    RESULT_FILE,
     TASK_FILE,
     EvaluationRecord,
     Reason,
     failed_record,
     inbox_name,
+    read_result,
 )
 
 __all__ = ["LOST_AFTER_S", "RESULT_GRACE_S", "JobWatcher", "Limits", "WatchedTask",
@@ -99,22 +97,6 @@ class WatchedTask:
     @property
     def path(self) -> Path:
         return self.dir / TASK_FILE
-
-
-def read_result(task: Mapping[str, Any]) -> EvaluationRecord | None:
-    """The record in the task's ``result.json``, or None while there is none (or it is not this
-    evaluation's: a stale file is never scored for it)."""
-    path = Path(task["eval_dir"]) / RESULT_FILE
-    try:
-        data = read_json(path)
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, OSError, UnicodeDecodeError):
-        return None  # being replaced right now; read again at the next tick
-    if not isinstance(data, dict) or data.get("generation") != task["generation"] or data.get(
-            "individual") != task["individual"]:
-        return None
-    return EvaluationRecord.from_json(data)
 
 
 class JobWatcher:
