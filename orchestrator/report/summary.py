@@ -191,7 +191,7 @@ def _draw_all(data: RunData, log_scale: bool, jobs: int | None,
 
     matplotlib's layout and rendering (~0.1-1.5 s a figure, whatever the number of rows) is
     most of a report's time and runs on one core, so the figures are shared out (most expensive
-    first, round robin) among ``jobs`` forked processes, which inherit the loaded run
+    first, each to the least loaded) among ``jobs`` forked processes, which inherit the loaded run
     (copy-on-write) and write each PNG atomically into ``scratch`` (``<k>.png``, after a
     ``<k>.failed`` marker for a placeholder); no pipe, so nothing can block on a reader that is
     gone. The main process waits for them, then draws here every figure they did not write (no
@@ -200,9 +200,15 @@ def _draw_all(data: RunData, log_scale: bool, jobs: int | None,
     n = jobs if jobs is not None else min(os.cpu_count() or 1, MAX_JOBS)
     todo = list(range(len(FIGURES)))
     if n > 1 and hasattr(os, "fork"):
-        order = sorted(todo, key=lambda k: -_COST.get(FIGURES[k][0], 1))
+        # most expensive first, each to the least loaded process (longest processing time)
+        shares: list[list[int]] = [[] for _ in range(min(n, len(todo)))]
+        load = [0] * len(shares)
+        for k in sorted(todo, key=lambda k: -_COST.get(FIGURES[k][0], 1)):
+            j = load.index(min(load))
+            shares[j].append(k)
+            load[j] += _COST.get(FIGURES[k][0], 1)
         pids = []
-        for share in (order[j::n] for j in range(min(n, len(order)))):
+        for share in shares:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, which never returns
                 code = 1
