@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import ClassVar, Mapping
+from typing import TYPE_CHECKING, ClassVar, Mapping
+
+if TYPE_CHECKING:
+    from evaluators.gates import GateMonitor
 
 __all__ = ["DATASTORE_NAME", "EvaluationTimeout", "Evaluator", "EvaluatorError"]
 
@@ -38,6 +41,13 @@ class Evaluator(abc.ABC):
     """
 
     kind: ClassVar[str]
+    #: the segment kinds this evaluator's stores have, where it knows (``gates[].after`` is
+    #: checked against them at load); ``None``: whatever the user's simulator writes
+    segment_kinds: ClassVar[frozenset[str] | None] = None
+    #: set by the worker when the run has gates: in-process writers reach it through
+    #: :meth:`evaluators.datastore.DataStoreWriter.flush`; an evaluator that runs the simulation
+    #: outside this process (``command``) polls it with the progress folder while it waits
+    gate_monitor: GateMonitor | None = None
 
     @abc.abstractmethod
     def run(self, parameters: Mapping[str, float], out_dir: Path, seed: int) -> Path | None:
@@ -45,6 +55,11 @@ class Evaluator(abc.ABC):
 
         Returns the data store path, or ``None`` for ``out_dir / DATASTORE_NAME``.
         """
+
+    def gate_problem(self) -> tuple[str, str] | None:
+        """Why gates could not stop this evaluator's simulation early, as ``(option, what it
+        must be)``, or ``None``; the config loader refuses gates with it (exit 2)."""
+        return None
 
     def check(self) -> None:
         """Cheap validation at config load (e.g. that a function or a file exists).

@@ -22,6 +22,13 @@ values, paths and seeds reach it byte for byte whatever they contain (spaces, qu
    and raises :class:`~evaluators.EvaluationTimeout` (recorded as ``timeout``);
 5. the data store is expected at ``out_dir / datastore``.
 
+With ``gates`` in the config the environment also has ``SIMTUNE_PROGRESS_DIR``
+(``<datastore>.progress`` in ``out_dir``): the simulator publishes each finished segment there
+(docs/datastore.md, "Writing segment by segment"; simtune's ``DataStoreWriter.flush`` does it),
+the evaluator looks at the folder every :data:`GATE_POLL_S` seconds while the simulator runs, and
+when a gate fires it terminates the simulator's process group (SIGTERM, SIGKILL after 5 s) and
+the evaluation is recorded ``aborted``.
+
 An MPI simulator is started with its launcher in the command, e.g.
 ``["srun", "--mpi=pmix", "python", "model.py"]`` (the SLURM executor runs the evaluation in the
 batch step, so ``srun`` gets the whole allocation).
@@ -34,13 +41,18 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from evaluators._base import DATASTORE_NAME, EvaluationTimeout, Evaluator
+from evaluators.datastore import PROGRESS_ENV
 from simtune_core.io import atomic_write_bytes, tail_text
 
-__all__ = ["CommandEvaluator", "PASS_AS"]
+__all__ = ["CommandEvaluator", "GATE_POLL_S", "PASS_AS"]
+
+#: how often a gated run's progress folder is looked at while the simulator runs (one listdir)
+GATE_POLL_S = 0.1
 
 #: how parameters reach the simulator
 PASS_AS = ("file", "args", "both")
@@ -166,6 +178,10 @@ class CommandEvaluator(Evaluator):
         env.update(self.env)
         env.update(SIMTUNE_PARAMS_FILE=str(params_path), SIMTUNE_SEED=str(int(seed)),
                    SIMTUNE_OUT_DIR=str(out_dir), SIMTUNE_DATASTORE=str(store))
+        monitor = self.gate_monitor
+        progress = store.with_name(store.name + ".progress")
+        if monitor is not None:
+            env[PROGRESS_ENV] = str(progress)
         log_path = out_dir / self.log_file
         argv = self.argv(params_path, seed, store)
         with open(log_path, "ab") as log:
@@ -176,7 +192,10 @@ class CommandEvaluator(Evaluator):
             except OSError as exc:
                 raise FileNotFoundError(f"cannot start {argv[0]!r}: {exc}") from exc
             try:
-                code = proc.wait(timeout=self.timeout_s)
+                if monitor is None:
+                    code = proc.wait(timeout=self.timeout_s)
+                else:
+                    code = self._wait_gated(proc, monitor, progress)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 raise EvaluationTimeout(f"simulator ran longer than timeout_s={self.timeout_s} s; "
@@ -189,6 +208,23 @@ class CommandEvaluator(Evaluator):
             raise RuntimeError(f"simulator {argv[0]!r} failed with {how}; "
                                f"last lines of {log_path.name}:\n{tail_text(log_path)}")
         return store
+
+    def _wait_gated(self, proc: subprocess.Popen[Any], monitor: Any, progress: Path) -> int:
+        """Wait for the simulator, checking the gates on what it published meanwhile (raises
+        :class:`evaluators.gates.GateStop`, or ``TimeoutExpired`` past ``timeout_s``)."""
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        while True:
+            step = GATE_POLL_S if deadline is None else min(
+                GATE_POLL_S, max(deadline - time.monotonic(), 0.0))
+            try:
+                code = proc.wait(timeout=step)
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                monitor.poll(progress)
+                continue
+            monitor.poll(progress)  # the last segments, for the record's gate warnings
+            return code
 
 
 def _kill_group(proc: subprocess.Popen[Any]) -> None:

@@ -30,7 +30,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -43,9 +43,12 @@ __all__ = [
     "DataStore",
     "DataStoreError",
     "DataStoreWriter",
+    "PROGRESS_ENV",
     "Segment",
     "Sheet",
     "Signal",
+    "progress_dir",
+    "set_progress_hook",
     "spikes_from_lists",
 ]
 
@@ -62,6 +65,35 @@ STIMULUS_KEYS = (
     "radius",
     "trial",
 )
+
+
+#: set by simtune's worker for an external simulator when gates are configured: the folder where
+#: :meth:`DataStoreWriter.flush` publishes each finished segment (docs/datastore.md, "Writing
+#: segment by segment")
+PROGRESS_ENV = "SIMTUNE_PROGRESS_DIR"
+#: the in-process gate check (:mod:`evaluators.gates`), called with the progress folder after a
+#: flush published something; ``None`` outside a gated evaluation
+_progress_hook: Callable[[Path], None] | None = None
+
+
+def set_progress_hook(hook: Callable[[Path], None] | None) -> Callable[[Path], None] | None:
+    """Install the function :meth:`DataStoreWriter.flush` calls after publishing; returns the
+    previous one (the worker restores it when the evaluation ends)."""
+    global _progress_hook
+    previous, _progress_hook = _progress_hook, hook
+    return previous
+
+
+def progress_dir(store_path: str | os.PathLike[str]) -> Path | None:
+    """Where a flush of the store at ``store_path`` publishes its segments: beside the store
+    (``<store>.progress/``) in a gated in-process evaluation, the folder named by
+    ``SIMTUNE_PROGRESS_DIR`` in a gated external simulator, else ``None`` (flushing then only
+    flushes HDF5's buffers)."""
+    if _progress_hook is not None:
+        p = Path(store_path)
+        return p.with_name(p.name + ".progress")
+    env = os.environ.get(PROGRESS_ENV)
+    return Path(env) if env else None
 
 
 class DataStoreError(Exception):
@@ -186,7 +218,13 @@ class DataStoreWriter:
         self._file.create_group("segments")
         self._file.create_group("timeseries")
         self._n_segments = 0
+        self._published = 0
         self._sheet_sizes: dict[str, int] = {}
+
+    def set_attrs(self, **attrs: Any) -> None:
+        """Set free root attributes (e.g. the wall time, known only at the end)."""
+        for key, value in attrs.items():
+            self._file.attrs[key] = value
 
     def set_explosion(self, exploded: bool = True) -> None:
         """Flag the run as exploded (runaway activity); evaluators record it as ``explosion``."""
@@ -269,6 +307,43 @@ class DataStoreWriter:
         if "values" not in self._file:
             self._file.create_group("values")
         self._file["values"].create_dataset(name, data=np.float64(value))
+
+    def flush(self) -> None:
+        """Publish every segment added since the last flush, so that gates can be checked while
+        the simulation goes on (docs/evaluators.md, "Gates").
+
+        Call it after the data of a segment is written (its spikes, signals). In a gated
+        evaluation each new segment ``k`` is written as a complete small store
+        ``<progress>/k.h5`` (the root attributes, ``/sheets``, ``/values``, ``/timeseries`` and
+        ``/segments/k``), atomically; with no new segment the last one is published again (e.g.
+        after :meth:`set_explosion`). Outside a gated evaluation it only flushes HDF5's buffers.
+        The check may stop the simulation: in-process, by raising :class:`evaluators.gates.GateStop`
+        (a ``BaseException``, so ``except Exception`` in a model does not swallow it) out of this
+        call; an external simulator is terminated by the worker.
+        """
+        self._file.flush()
+        target = progress_dir(self.path)
+        if target is None or self._n_segments == 0:
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        for k in range(min(self._published, self._n_segments - 1), self._n_segments):
+            self._publish(target, k)
+        self._published = self._n_segments
+        if _progress_hook is not None:
+            _progress_hook(target)
+
+    def _publish(self, target: Path, k: int) -> None:
+        src = self._file
+        tmp = target / f".{k}.h5.tmp"
+        with h5py.File(tmp, "w") as out:
+            for key, value in src.attrs.items():
+                out.attrs[key] = value
+            for name in ("sheets", "timeseries", "values"):
+                if name in src:
+                    src.copy(src[name], out, name=name)
+            out.create_group("segments")
+            src.copy(src["segments"][str(k)], out["segments"], name=str(k))
+        commit_file(tmp, target / f"{k}.h5")
 
     def close(self) -> Path:
         """Flush, fsync and move the file into place; returns its path."""

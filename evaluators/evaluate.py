@@ -15,7 +15,11 @@ Task file (written by the controller)::
     {"generation": 3, "individual": 7, "eval_dir": "...", "parameters": {...},
      "seeds": [11], "evaluator": {"kind": "python", ...},
      "targets": [{"name", "class", "kind", "target_value", "norm", "max_score",
-                  "sheet_name", "options"}, ...]}
+                  "sheet_name", "options"}, ...],
+     "gates": [{"after", "target", "above", "below", "explosion"}, ...]}
+
+With ``gates``, each seed's simulation runs under a :class:`evaluators.gates.GateMonitor`: a gate
+that fires stops it and the evaluation is recorded ``aborted``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import targets as targets_pkg
 from evaluators import DATASTORE_NAME, build_evaluator
 from evaluators._base import EvaluationTimeout, EvaluatorError
 from evaluators.datastore import DataStore, DataStoreError
+from evaluators.gates import GateMonitor, GateStop, parse_gate
 from evaluators.store_check import InvalidDataStore, check_store
 from simtune_core.io import atomic_write_json, read_json
 from simtune_core.record import (
@@ -86,15 +91,29 @@ def score_store(
     ]
 
 
-def _one_seed(task: Mapping[str, Any], built: Any, seed: int
+def _one_seed(task: Mapping[str, Any], built: Any, seed: int, warnings: list[str]
               ) -> tuple[Reason | None, str, Any]:
-    """Run + score one seed: returns (failure reason or None, detail, outcomes)."""
+    """Run + score one seed: returns (failure reason or None, detail, outcomes); appends the
+    warnings of gates never evaluated to ``warnings``."""
     eval_dir = Path(task["eval_dir"])
     run_dir = eval_dir / f"seed_{seed}" if len(task["seeds"]) > 1 else eval_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    gates = [parse_gate(g) for g in task.get("gates") or ()]
+    monitor = GateMonitor(gates, built, task["parameters"]) if gates else None
     try:
         evaluator = build_evaluator(task["evaluator"])
-        path = evaluator.run(task["parameters"], run_dir, seed)
+        evaluator.gate_monitor = monitor
+        if monitor is None:
+            path = evaluator.run(task["parameters"], run_dir, seed)
+        else:
+            try:
+                with monitor.active():
+                    path = evaluator.run(task["parameters"], run_dir, seed)
+            finally:
+                monitor.cleanup()
+            warnings.extend(w for w in monitor.warnings() if w not in warnings)
+    except GateStop as stop:  # a gate fired, or a published segment was malformed
+        return stop.reason, stop.detail, stop.outcomes
     except EvaluationTimeout as exc:  # the evaluator's own limit (command: timeout_s)
         return Reason.TIMEOUT, str(exc), None
     except EvaluatorError as exc:  # a broken contract: the message names what is wrong
@@ -134,8 +153,9 @@ def evaluate(task: Mapping[str, Any]) -> EvaluationRecord:
         return failed_record(task, Reason.EXCEPTION,
                              f"building targets: {type(exc).__name__}: {exc}")
     per_seed = []
+    warnings: list[str] = []
     for seed in task["seeds"]:
-        reason, detail, outcomes = _one_seed(task, built, int(seed))
+        reason, detail, outcomes = _one_seed(task, built, int(seed), warnings)
         if reason is not None:
             rec = failed_record(task, reason, detail)
             if outcomes:  # keep what was computed, for triage
@@ -173,6 +193,7 @@ def evaluate(task: Mapping[str, Any]) -> EvaluationRecord:
         status=Status.OK.value, reason=None, total_score=float(sum(scores.values())),
         parameters=dict(task["parameters"]), eval_dir=str(task["eval_dir"]), values=values,
         value_std=stds, scores=scores, target_reasons=reasons,
+        extra={"gate_warnings": warnings} if warnings else {},
     )
 
 

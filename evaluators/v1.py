@@ -20,9 +20,17 @@ class V1SheetEvaluator(Evaluator):
     """
 
     kind = "v1_sheet"
+    segment_kinds = frozenset({"spontaneous", "grating", "disk"})
 
     def __init__(self, protocol: Mapping[str, Any] | None = None) -> None:
         self.protocol = dict(protocol or {})
+
+    def gate_problem(self) -> tuple[str, str] | None:
+        if self.protocol.get("spontaneous_first"):
+            return None
+        return ("protocol.spontaneous_first", ("true with gates (the model then simulates and "
+                "publishes its spontaneous segment before the stimuli; otherwise every segment "
+                "is written at the end and no gate can stop the run early)"))
 
     def check(self) -> None:
         from evaluators.models import v1_sheet  # noqa: F401 - import errors surface at load

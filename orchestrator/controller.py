@@ -15,7 +15,7 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -170,6 +170,7 @@ class Controller:
                                [[r.scores[t.name] for t in self.cfg.targets] for r in records])
             failpoint("after_tell")
             self.results.append(records)
+            self.note_gate_warnings(records)
             failpoint("after_results")
             self.results.append_generation(
                 generation_row(g, records, sigma, opt, t0, submitted_at))
@@ -213,6 +214,19 @@ class Controller:
             save_checkpoint(self.run_dir, cp)
         return cp
 
+    def note_gate_warnings(self, records: Sequence[EvaluationRecord]) -> None:
+        """Report each gate that a finished simulation could not evaluate once per run: in
+        simtune.log, on the terminal and in ``run.json`` (``simtune status`` shows them)."""
+        seen: list[str] = self.meta.setdefault("gate_warnings", [])
+        new = [w for r in records for w in r.extra.get("gate_warnings") or () if w not in seen]
+        for w in dict.fromkeys(new):
+            seen.append(w)
+            log.warning("%s (first seen in %s)", w, next(
+                r.eval_dir for r in records if w in (r.extra.get("gate_warnings") or ())))
+            print(f"simtune: warning: {w}", flush=True)
+        if new:
+            rundir.write_meta(self.run_dir, self.meta)
+
     # -- one generation -------------------------------------------------------------------------
     def _task(self, g: int, i: int, params: dict[str, float], asked_at: float | None = None,
               point: np.ndarray | None = None) -> dict[str, Any]:
@@ -224,6 +238,7 @@ class Controller:
             "parameters": params, "seeds": seeds,
             "evaluator": self.cfg.evaluator.spec(),
             "targets": [t.spec() for t in self.cfg.targets],
+            "gates": [gate.spec() for gate in self.cfg.gates],
             "sys_path": [str(self.cfg.base_dir)],
             "inbox": str(self.run_dir / INBOX_DIR),
         }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.checkpoint import load_checkpoint, load_inflight
-from orchestrator.report.data import load_run, utilisation
+from orchestrator.report.data import aborted_savings, load_run, utilisation
 from orchestrator.results import ok_mask
 from orchestrator.rundir import lock_holder, read_meta
 from simtune_core.record import is_ok
@@ -67,7 +67,11 @@ def collect_status(run_dir: Path) -> dict[str, Any]:
         "failures_by_reason": (done.loc[failed, "reason"].fillna("unknown").value_counts()
                                .to_dict() if failed is not None else {}),
         "disk": disk_use(run_dir),
+        "gate_warnings": list(meta.get("gate_warnings") or []),
     }
+    saved = aborted_savings(done) if len(done) else None
+    if saved is not None:
+        out["aborted"] = saved
     ok = df[ok_mask(df)] if len(df) else df
     if len(ok):  # the generation in flight included: the best the controller knows
         best = ok.loc[ok["total_score"].idxmin()]
@@ -186,6 +190,14 @@ def run_status(run_dir: Path, as_json: bool = False) -> int:
               f"{s['evaluations']} ({s['failed']} failed)")
     if s["failures_by_reason"]:
         print("failures: " + ", ".join(f"{k} {v}" for k, v in s["failures_by_reason"].items()))
+    if "aborted" in s:
+        ab = s["aborted"]
+        print(f"aborted by gates: {ab['aborted']:.0f} evaluations, {ab['runtime_s']:.0f} s of "
+              "simulation" + ("" if not math.isfinite(ab["saved_s"]) else
+                              f"; ~{ab['saved_s']:.0f} s saved (median finished evaluation "
+                              f"{ab['median_ok_runtime_s']:.1f} s)"))
+    for w in s["gate_warnings"]:
+        print(f"warning: {w}")
     a = s.get("async")
     if a:
         print(f"asynchronous: {a['in_flight']} in flight of {a['slots']} slots ({a['running']} "

@@ -239,6 +239,7 @@ class AsyncLoop:
             if fatal is not None:
                 self._stop_epoch(recs, fatal)
         ctl.results.append(recs)
+        ctl.note_gate_warnings(recs)
         failpoint("after_results")
         for rec in recs:
             self._tell(rec)
@@ -277,6 +278,7 @@ class AsyncLoop:
         for rec in rest:
             rec.tell_seq, rec.epoch = None, cp.epoch
         ctl.results.append(rest)
+        ctl.note_gate_warnings(rest)
         log.error("stopping: %s", fatal)
         assert cp.epoch_state is not None
         used = max(int(r.generation) for r in rest)

@@ -53,7 +53,7 @@ def tables() -> dict[str, list[str]]:
 
     out = {name: key_table(getattr(config, name)) for name in (
         "TopLevel", "TargetEntry", "OptimizerConfig", "ExecutorConfig", "SlurmConfig",
-        "CleanupConfig")}
+        "GateEntry", "CleanupConfig")}
     out["example-error"] = _example_error()
     return out
 

@@ -12,7 +12,7 @@ Reasons fall into two kinds, and the optimizer's failure policy treats them diff
 (docs/optimizer.md):
 
 * **runaway** -- the parameters made the simulation misbehave (an explosion, non-finite values,
-  running past its time limit, exhausting its memory): information about the landscape, told to
+  running past its time limit, exhausting its memory, stopped by an early-abort gate): information about the landscape, told to
   the optimizer as worse than every finished evaluation;
 * **crash** -- everything else (the simulator raised, the job died, the scheduler lost or never
   started it): no information about the point, so ``failure_policy: impute`` tells the model's
@@ -85,6 +85,7 @@ class Reason(str, enum.Enum):
     NAN = "nan"  # a target value was NaN (numerical failure of the simulation)
     EXPLOSION = "explosion"  # the simulation flagged runaway activity
     LOST = "lost"  # the job vanished from the scheduler without a trace
+    ABORTED = "aborted"  # an early-abort gate stopped the simulation (docs/config.md, Gates)
 
     @property
     def runaway(self) -> bool:
@@ -92,7 +93,8 @@ class Reason(str, enum.Enum):
         return self in _RUNAWAY
 
 
-_RUNAWAY = frozenset({Reason.EXPLOSION, Reason.NAN, Reason.TIMEOUT, Reason.OUT_OF_MEMORY})
+_RUNAWAY = frozenset({Reason.EXPLOSION, Reason.NAN, Reason.TIMEOUT, Reason.OUT_OF_MEMORY,
+                      Reason.ABORTED})
 
 
 def is_ok(status: Any) -> bool:

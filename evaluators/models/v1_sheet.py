@@ -118,6 +118,9 @@ DEFAULT_PROTOCOL: dict[str, Any] = {
     "n_inh": 400,
     "sheet_half_width": 2.0,
     "record_grid": 5,  # gsyn of the E cells nearest a record_grid^2 grid on [-0.5, 0.5]^2
+    # simulate, write and publish the check and the spontaneous segment before the stimuli,
+    # leaving the stop on an explosion to the run's gates (docs/v1_model.md)
+    "spontaneous_first": False,
 }
 
 
@@ -418,28 +421,45 @@ def _protocol_conditions(proto: Mapping[str, Any]) -> list[_Condition]:
     return conds
 
 
+def _write_sheets(w: DataStoreWriter, net: _Network) -> None:
+    ne, n = net.n_exc, net.n
+    w.add_sheet(EXC, ids=np.arange(ne), x=net.x[:ne], y=net.y[:ne], orientation=net.theta)
+    w.add_sheet(INH, ids=np.arange(ne, n), x=net.x[ne:], y=net.y[ne:])
+
+
+def _write_segments(
+    w: DataStoreWriter, net: _Network, proto: Mapping[str, Any], conds: list[_Condition],
+    spikes: list[tuple[np.ndarray, np.ndarray]], signals: list[dict[str, np.ndarray]],
+) -> None:
+    ne, n = net.n_exc, net.n
+    for cd, (times, neurons), sig in zip(conds, spikes, signals):
+        k = w.add_segment(
+            kind=cd.kind, duration_ms=cd.duration_ms, orientation=cd.orientation,
+            contrast=cd.contrast, spatial_frequency=float(proto["spatial_frequency"]),
+            temporal_frequency=float(proto["temporal_frequency"]), radius=cd.radius,
+            trial=cd.trial,
+        )
+        w.add_spikes(k, EXC, _pack(times, neurons, 0, ne))
+        w.add_spikes(k, INH, _pack(times, neurons, ne, n))
+        for name, data in sig.items():
+            w.add_signal(k, EXC, name, ids=net.record, data=data, dt_ms=float(proto["dt_ms"]))
+
+
 def _write(
     path: Path, net: _Network, p: Mapping[str, float], proto: Mapping[str, Any], seed: int,
     conds: list[_Condition], spikes: list[tuple[np.ndarray, np.ndarray]],
     signals: list[dict[str, np.ndarray]], explosion: bool, **attrs: Any,
 ) -> Path:
-    ne, n = net.n_exc, net.n
     with DataStoreWriter(path, simulator="simtune.v1_sheet", seed=seed, params=p,
                          explosion=explosion, **attrs) as w:
-        w.add_sheet(EXC, ids=np.arange(ne), x=net.x[:ne], y=net.y[:ne], orientation=net.theta)
-        w.add_sheet(INH, ids=np.arange(ne, n), x=net.x[ne:], y=net.y[ne:])
-        for cd, (times, neurons), sig in zip(conds, spikes, signals):
-            k = w.add_segment(
-                kind=cd.kind, duration_ms=cd.duration_ms, orientation=cd.orientation,
-                contrast=cd.contrast, spatial_frequency=float(proto["spatial_frequency"]),
-                temporal_frequency=float(proto["temporal_frequency"]), radius=cd.radius,
-                trial=cd.trial,
-            )
-            w.add_spikes(k, EXC, _pack(times, neurons, 0, ne))
-            w.add_spikes(k, INH, _pack(times, neurons, ne, n))
-            for name, data in sig.items():
-                w.add_signal(k, EXC, name, ids=net.record, data=data, dt_ms=float(proto["dt_ms"]))
+        _write_sheets(w, net)
+        _write_segments(w, net, proto, conds, spikes, signals)
     return path
+
+
+def _rate_exc(net: _Network, spikes: tuple[np.ndarray, np.ndarray], ms: float) -> float:
+    """Mean excitatory rate (Hz) of one condition's spikes."""
+    return float(np.count_nonzero(spikes[1] < net.n_exc) / net.n_exc / (ms / 1000.0))
 
 
 def simulate(
@@ -467,7 +487,10 @@ def simulate(
     pathlib.Path
         ``out_path``. The store's root attribute ``explosion`` is 1 when the early spontaneous
         check (or the full spontaneous segment) exceeded ``explosion_rate_hz``; an early
-        explosion leaves only the check segment.
+        explosion leaves only the check segment. With ``spontaneous_first`` the check run stays
+        in the store as a first, short ``spontaneous`` segment (targets read the last one),
+        each spontaneous segment is published as soon as it is written, and an explosion does
+        not stop the model (the gates do).
 
     Raises
     ------
@@ -482,18 +505,44 @@ def simulate(
     out = Path(out_path)
 
     check_ms = float(proto["check_ms"])
+    conds = _protocol_conditions(proto)
+    spont = float(proto["spontaneous_ms"])
+    if proto["spontaneous_first"]:
+        return _simulate_published(out, net, p, proto, seed, rng, conds, t0)
     if check_ms > 0:
         check = [_Condition("spontaneous", check_ms)]
         spikes, signals = _simulate_conditions(net, p, check, proto, rng)
-        rate = np.count_nonzero(spikes[0][1] < net.n_exc) / net.n_exc / (check_ms / 1000.0)
+        rate = _rate_exc(net, spikes[0], check_ms)
         if rate > threshold:
             return _write(out, net, p, proto, seed, check, spikes, signals, True,
                           explosion_check_rate_hz=float(rate),
                           wall_time_s=time.perf_counter() - t0)
-
-    conds = _protocol_conditions(proto)
     spikes, signals = _simulate_conditions(net, p, conds, proto, rng)
-    spont = float(proto["spontaneous_ms"])
-    rate = np.count_nonzero(spikes[0][1] < net.n_exc) / net.n_exc / (spont / 1000.0)
+    rate = _rate_exc(net, spikes[0], spont)
     return _write(out, net, p, proto, seed, conds, spikes, signals, bool(rate > threshold),
                   wall_time_s=time.perf_counter() - t0)
+
+
+def _simulate_published(
+    out: Path, net: _Network, p: Mapping[str, float], proto: Mapping[str, Any], seed: int,
+    rng: np.random.Generator, conds: list[_Condition], t0: float,
+) -> Path:
+    """``spontaneous_first``: the check run (if ``check_ms`` > 0) and the spontaneous run, each
+    written and published (:meth:`DataStoreWriter.flush`) before the next stage is simulated,
+    then the stimuli. The model never stops itself here: a spontaneous stage whose mean E rate
+    exceeds ``explosion_rate_hz`` sets the store's explosion flag, and the run's gates decide."""
+    check_ms = float(proto["check_ms"])
+    stages = [[_Condition("spontaneous", check_ms)]] if check_ms > 0 else []
+    stages += [conds[:1], conds[1:]]
+    with DataStoreWriter(out, simulator="simtune.v1_sheet", seed=seed, params=p) as w:
+        _write_sheets(w, net)
+        for i, stage in enumerate(stages):
+            spikes, signals = _simulate_conditions(net, p, stage, proto, rng)
+            if stage[0].kind == "spontaneous" and _rate_exc(
+                    net, spikes[0], stage[0].duration_ms) > float(proto["explosion_rate_hz"]):
+                w.set_explosion()
+            _write_segments(w, net, proto, stage, spikes, signals)
+            if i < len(stages) - 1:
+                w.flush()
+        w.set_attrs(wall_time_s=time.perf_counter() - t0)
+    return out

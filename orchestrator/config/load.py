@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from orchestrator.config.errors import ConfigError, found
+from orchestrator.config.gates import parse_gates
 from orchestrator.config.schema import build, default_of
 from orchestrator.config.sections import (
     CleanupConfig,
@@ -50,6 +51,7 @@ class Config:
     repeats: int
     simulation_seed: int
     reference: ReferenceConfig | None
+    gates: tuple[Any, ...]  # evaluators.gates.Gate: early-abort conditions (docs/config.md)
     base_dir: Path  # folder of the config file: relative paths in options resolve against it
     raw: dict[str, Any]  # the YAML as loaded, saved into the run directory
 
@@ -103,7 +105,7 @@ def _evaluator(data: Any, base_dir: Path) -> EvaluatorConfig:
     except Exception as exc:  # noqa: BLE001
         raise ConfigError("evaluator", f"a working {data['kind']} evaluator",
                           found(f"{type(exc).__name__}: {exc}")) from None
-    return EvaluatorConfig(data["kind"], options)
+    return EvaluatorConfig(data["kind"], options, cls.segment_kinds)
 
 
 def _cma_options(opts: Mapping[str, Any]) -> None:
@@ -212,6 +214,10 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     except SpaceError as exc:
         raise ConfigError(exc.path, exc.expected, exc.found) from None
     optimizer = build(OptimizerConfig, raw.get("optimizer"), "optimizer")
+    if optimizer.algorithm == "cma" and space.dim < 2:
+        raise ConfigError("parameters", "at least 2 free parameters for CMA-ES (pycma refuses "
+                          "1-D problems; add one, or use optimizer.algorithm: nsga2)",
+                          found(f"{space.dim} free parameter{'s' if space.dim != 1 else ''}"))
     if (optimizer.algorithm == "nsga2" and optimizer.popsize is not None
             and optimizer.popsize < 2):
         raise ConfigError("optimizer.popsize", "null or >= 2", optimizer.popsize)
@@ -250,6 +256,17 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     if "targets" not in raw:
         raise ConfigError("targets", "a non-empty list of targets (required)", found("nothing"))
     tgts = parse_targets(raw["targets"], base, has_reference=raw.get("reference") is not None)
+    gates = parse_gates(raw.get("gates"), tgts, evaluator.segment_kinds)
+    if gates:
+        import evaluators
+
+        problem = evaluators.build_evaluator(evaluator.spec()).gate_problem()
+        if problem is not None:
+            value: Any = evaluator.options
+            for part in problem[0].split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            raise ConfigError(f"evaluator.{problem[0]}", problem[1],
+                              found("nothing") if value is None else value)
     counts = build(TopLevel, {k: raw[k] for k in ("repeats", "simulation_seed") if k in raw}
                    | {"parameters": {}, "targets": [], "evaluator": {}}, "")
     repeats, sim_seed = counts.repeats, counts.simulation_seed
@@ -265,7 +282,7 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     return Config(
         name=name, space=space, centroid=centroid, targets=tgts, optimizer=optimizer,
         executor=executor, evaluator=evaluator, cleanup=cleanup, repeats=repeats,
-        simulation_seed=sim_seed, reference=reference, base_dir=base, raw=raw,
+        simulation_seed=sim_seed, reference=reference, gates=gates, base_dir=base, raw=raw,
     )
 
 

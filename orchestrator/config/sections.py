@@ -9,7 +9,7 @@ from typing import Any
 
 from orchestrator.config.schema import Check, option
 
-__all__ = ["CleanupConfig", "EvaluatorConfig", "ExecutorConfig", "OptimizerConfig",
+__all__ = ["CleanupConfig", "EvaluatorConfig", "ExecutorConfig", "GateEntry", "OptimizerConfig",
            "ReferenceConfig", "SlurmConfig", "TargetConfig", "TargetEntry", "TopLevel"]
 
 
@@ -56,6 +56,27 @@ class TopLevel:
         None, "`{parameters: {name: value}}`: simulate these parameters once before the first "
         "generation; every target's value there becomes its target value (fit to a reference "
         "model)", type_doc="mapping")
+    gates: list[Any] | None = option(
+        None, "early-abort gates, checked while a simulation runs: the first that fires stops "
+        "it, recorded `aborted` (below)", type_doc="list")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateEntry:
+    """The keys of one entry of ``gates`` (a schema, like :class:`TargetEntry`)."""
+
+    after: str = option(doc="a segment kind (`spontaneous`, `grating`, ...): the gate is checked "
+                        "once a segment of this kind is published, and again after every later "
+                        "one", type_doc="string")
+    target: str | None = option(
+        None, "the name of one of `targets` (its value is computed on the segments published "
+        "so far)", type_doc="string", default_doc="required unless `explosion`")
+    above: float | None = option(None, "fire when the target's value is greater",
+                                 type_doc="number", default_doc="null")
+    below: float | None = option(None, "fire when the target's value is smaller",
+                                 type_doc="number", default_doc="null")
+    explosion: bool = option(False, "`true`: fire when the store's `explosion` flag is set "
+                             "(instead of `target`)", type_doc="true or false")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +147,7 @@ class OptimizerConfig:
         "`verb_filenameprefix` are set by simtune", factory=dict)
     failure_policy: str = option(
         "impute", "what CMA is told for a failed evaluation (the record always keeps "
-        "`max_score` on every target): a runaway (explosion, NaN, timeout, out of memory, or "
+        "`max_score` on every target): a runaway (explosion, NaN, timeout, out of memory, a gate's abort, or "
         "every target capped) is told as worse than every finished evaluation; a crash "
         "(anything else) is told the model's prediction with `impute`, like a runaway with "
         "`penalize`; `max_score` tells the capped total (the mozaik tool's behaviour)",
@@ -271,6 +292,9 @@ class EvaluatorConfig:
 
     kind: str
     options: dict[str, Any] = option(factory=dict)
+    #: the segment kinds the evaluator writes, where it says (the ``gates`` are checked
+    #: against them); ``None``: unknown (a user's simulator)
+    segment_kinds: frozenset[str] | None = None
 
     def spec(self) -> dict[str, Any]:
         """The ``{kind, **options}`` mapping the worker builds the evaluator from."""

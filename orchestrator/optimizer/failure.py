@@ -4,7 +4,8 @@ Each told point is one of three kinds (:func:`kind_of`):
 
 * ``ok`` -- an ok evaluation with at least one target not capped: told its total score;
 * ``runaway`` -- the parameters made the simulation misbehave: a failure whose
-  :attr:`~simtune_core.record.Reason.runaway` is true (explosion, NaN values, time limit, memory),
+  :attr:`~simtune_core.record.Reason.runaway` is true (explosion, NaN values, time limit, memory,
+  an early-abort gate),
   or an ok evaluation whose total reached ``total_max_score`` (every target capped). This is
   information about the landscape and is told as worse than every finished evaluation:
   ``total_max_score + ||x - m||`` (distance to the CMA mean in the unit cube; closer to the mean

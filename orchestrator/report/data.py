@@ -35,7 +35,7 @@ from simtune_core.io import read_json
 from simtune_core.record import RESULT_FILE
 
 __all__ = ["MAX_GEN_BINS", "PARETO_POOL", "ParamInfo", "RunData", "RunInfo", "TargetInfo",
-           "best_rows", "correlation_matrix", "failure_table", "gen_bins", "generation_table",
+           "aborted_savings", "best_rows", "correlation_matrix", "failure_table", "gen_bins", "generation_table",
            "last_covariance", "load_run", "pareto_data", "population_histograms",
            "read_generations", "search_correlation", "slot_occupancy", "unit",
            "utilisation"]
@@ -437,3 +437,24 @@ def utilisation(df: pd.DataFrame, slots: int) -> float:
     span = float(df["finished_at"].max() - df["submitted_at"].min())
     busy = float(pd.to_numeric(df["runtime_s"], errors="coerce").fillna(0).sum())
     return busy / (slots * span) if span > 0 else math.nan
+
+
+def aborted_savings(df: pd.DataFrame) -> dict[str, float] | None:
+    """How many evaluations a gate aborted and the simulation time that saved, estimated from
+    the median run time of the finished (ok) ones (None when nothing was aborted)::
+
+        saved_s = n_aborted * median(runtime_s of ok) - sum(runtime_s of aborted)
+
+    ``saved_s`` is NaN while no evaluation has finished (nothing to compare with)."""
+    if df.empty or "reason" not in df.columns:
+        return None
+    aborted = df["reason"] == "aborted"
+    n = int(aborted.sum())
+    if not n:
+        return None
+    runtime = pd.to_numeric(df["runtime_s"], errors="coerce")
+    spent = float(runtime[aborted].fillna(0).sum())
+    finished = runtime[df["status"] == "ok"].dropna()
+    median = float(finished.median()) if len(finished) else math.nan
+    return {"aborted": float(n), "runtime_s": spent, "median_ok_runtime_s": median,
+            "saved_s": max(n * median - spent, 0.0) if len(finished) else math.nan}

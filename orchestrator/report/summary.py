@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -14,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from orchestrator.report.data import RunData, best_rows, load_run
+from orchestrator.report.data import RunData, aborted_savings, best_rows, load_run
 from orchestrator.report.figures import DPI, FIGURES, empty_figure, plot_scores
 from orchestrator.results import ok_mask
 from simtune_core.io import atomic_write_bytes, atomic_write_text
@@ -60,6 +61,13 @@ def summary_markdown(data: RunData, figures: Sequence[tuple[str, str, str]],
         lines += [(f"| best total score | **{b['total_score']:.6g}** (generation "
                    f"{int(b['generation'])}, individual {int(b['individual'])}) |"),
                   f"| best evaluation | `{b.get('eval_dir')}` |"]
+    saved = aborted_savings(df) if n else None
+    if saved is not None:
+        est = ("" if not math.isfinite(saved["saved_s"]) else
+               f"; ~{saved['saved_s']:.0f} s of simulation saved (median finished evaluation "
+               f"{saved['median_ok_runtime_s']:.3g} s)")
+        lines.append(f"| aborted by gates | {saved['aborted']:.0f} evaluations, "
+                     f"{saved['runtime_s']:.0f} s spent{est} |")
     if not info.from_config:
         lines.append("| note | config not loadable: bounds and max scores inferred from results |")
     lines.append("")

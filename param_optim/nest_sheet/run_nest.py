@@ -9,8 +9,16 @@ simulator in another language would.
 Network (Brunel 2000 style, conductance-based): ``n_exc`` + ``n_inh`` ``iaf_cond_exp`` neurons
 on a square sheet, fixed in-degree ``k_exc`` / ``k_inh`` (``pairwise_bernoulli`` is avoided so a
 run is cheap), excitatory weight ``w_exc`` nS, inhibitory weight ``g * w_exc`` nS, Poisson
-background ``bg_rate`` Hz per cell through ``w_bg`` nS synapses. One spontaneous segment of
-``duration_ms`` (after ``warmup_ms``) with the spikes of both sheets.
+background ``bg_rate`` Hz per cell through ``w_bg`` nS synapses. After ``warmup_ms``, a short
+spontaneous *check* segment of ``check_ms`` (the mozaik tool's explosion check), then the
+spontaneous segment of ``duration_ms``, each with the spikes of both sheets; the store's
+``explosion`` flag is set when the excitatory rate of either exceeds ``explosion_rate_hz``.
+Targets read the last spontaneous segment.
+
+Gates (``gates:`` in the config): in a gated run simtune sets ``SIMTUNE_PROGRESS_DIR`` and this
+script publishes the check segment there as ``0.h5`` (a complete small store, renamed into place:
+docs/datastore.md, "Writing segment by segment") before it simulates the rest; simtune checks the
+gates on it and terminates the script if one fires. The script never stops itself.
 
 Parameters not given in the params file take the defaults in :data:`DEFAULTS`.
 """
@@ -25,10 +33,31 @@ import numpy as np
 
 DEFAULTS = {"w_exc": 2.0, "g": 4.0, "bg_rate": 8000.0, "w_bg": 1.0, "n_exc": 400, "n_inh": 100,
             "k_exc": 40, "k_inh": 10, "duration_ms": 1000.0, "warmup_ms": 100.0,
-            "delay_ms": 1.5, "threads": 1}
+            "check_ms": 200.0, "explosion_rate_hz": 100.0, "delay_ms": 1.5, "threads": 1}
 
 
-def run(params: dict, seed: int) -> dict:
+def _segment(recorders: list, t0: float, t1: float) -> dict:
+    """Spikes in ``[t0, t1)`` (kernel time), per sheet: (times from t0, offsets, n)."""
+    out = {}
+    for name, pop, rec in recorders:
+        ev = rec.get("events")
+        senders = np.asarray(ev["senders"], np.int64) - pop[0].global_id
+        times = np.asarray(ev["times"], np.float64)
+        keep = (times >= t0) & (times < t1)
+        senders, times = senders[keep], times[keep] - t0
+        order = np.lexsort((times, senders))
+        counts = np.bincount(senders, minlength=len(pop))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        out[name] = (times[order], offsets, len(pop))
+    return out
+
+
+def _exc_rate(segment: dict, duration_ms: float) -> float:
+    _, offsets, n = segment["V1_Exc_L4"]
+    return float(offsets[-1] / n / (duration_ms / 1000.0))
+
+
+def run(params: dict, seed: int, publish=None) -> dict:
     os.environ.setdefault("PYNEST_QUIET", "1")
     import nest
 
@@ -54,61 +83,87 @@ def run(params: dict, seed: int) -> dict:
                  {"weight": -float(p["g"]) * float(p["w_exc"]), "delay": d})
     nest.Connect(exc, rec_e)
     nest.Connect(inh, rec_i)
-    nest.Simulate(float(p["warmup_ms"]) + float(p["duration_ms"]))
-    out = {}
-    for name, pop, rec in (("V1_Exc_L4", exc, rec_e), ("V1_Inh_L4", inh, rec_i)):
-        ev = rec.get("events")
-        senders = np.asarray(ev["senders"], np.int64) - pop[0].global_id
-        times = np.asarray(ev["times"], np.float64) - float(p["warmup_ms"])
-        order = np.lexsort((times, senders))
-        counts = np.bincount(senders, minlength=len(pop))
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        out[name] = (times[order], offsets, len(pop))
-    return {"spikes": out, "params": p}
+    recorders = [("V1_Exc_L4", exc, rec_e), ("V1_Inh_L4", inh, rec_i)]
+    warm, check, dur = float(p["warmup_ms"]), float(p["check_ms"]), float(p["duration_ms"])
+    result = {"params": p, "segments": [], "explosion": False}
+    if check > 0:
+        nest.Simulate(warm + check)
+        segment = _segment(recorders, warm, warm + check)
+        result["segments"].append((check, segment))
+        result["explosion"] = _exc_rate(segment, check) > float(p["explosion_rate_hz"])
+        if publish is not None:
+            publish(result)
+        nest.Simulate(dur)
+    else:
+        nest.Simulate(warm + dur)
+    segment = _segment(recorders, warm + check, warm + check + dur)
+    result["segments"].append((dur, segment))
+    result["explosion"] |= _exc_rate(segment, dur) > float(p["explosion_rate_hz"])
+    return result
 
 
-def write_store(path: str, result: dict, seed: int) -> None:
-    """The simtune data store (docs/datastore.md), written to ``path.tmp`` then renamed."""
+def write_store(path: str, result: dict, seed: int, only: int | None = None) -> None:
+    """The simtune data store (docs/datastore.md), written to a temporary name then renamed;
+    ``only=k``: the published form of segment ``k`` alone (for gates)."""
     import h5py
 
     p = result["params"]
     rng = np.random.default_rng(seed)
-    tmp = path + ".tmp"
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
     with h5py.File(tmp, "w") as f:
         f.attrs.update({"format": "simtune-datastore", "version": 1, "simulator": "nest",
-                        "seed": int(seed), "explosion": 0,
+                        "seed": int(seed), "explosion": int(result["explosion"]),
                         "params_json": json.dumps(p, default=float)})
-        seg = f.create_group("segments").create_group("0")
-        seg.attrs.update({"kind": "spontaneous", "duration_ms": float(p["duration_ms"]),
-                          "orientation": np.nan, "contrast": np.nan,
-                          "spatial_frequency": np.nan, "temporal_frequency": np.nan,
-                          "radius": np.nan, "trial": 0})
+        segments = f.create_group("segments")
         sheets = f.create_group("sheets")
         first = 0
-        for name, (times, offsets, n) in result["spikes"].items():
+        for name, (_, _, n) in result["segments"][0][1].items():
             g = sheets.create_group(name)
             g["ids"] = np.arange(first, first + n, dtype=np.int64)
             g["x"] = rng.uniform(-2, 2, n)
             g["y"] = rng.uniform(-2, 2, n)
             first += n
-            s = seg.create_group(name)
-            s["spike_times"] = times
-            s["spike_offsets"] = offsets
+        for k, (duration, spikes) in enumerate(result["segments"]):
+            if only is not None and k != only:
+                continue
+            seg = segments.create_group(str(k))
+            seg.attrs.update({"kind": "spontaneous", "duration_ms": duration,
+                              "orientation": np.nan, "contrast": np.nan,
+                              "spatial_frequency": np.nan, "temporal_frequency": np.nan,
+                              "radius": np.nan, "trial": 0})
+            for name, (times, offsets, _) in spikes.items():
+                s = seg.create_group(name)
+                s["spike_times"] = times
+                s["spike_offsets"] = offsets
         f.create_group("timeseries")
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
+def publisher(seed: int):
+    """Publishes the last segment so far into ``$SIMTUNE_PROGRESS_DIR`` (gated runs only)."""
+    folder = os.environ.get("SIMTUNE_PROGRESS_DIR")
+    if not folder:
+        return None
+
+    def publish(result: dict) -> None:
+        os.makedirs(folder, exist_ok=True)
+        k = len(result["segments"]) - 1
+        write_store(os.path.join(folder, f"{k}.h5"), result, seed, only=k)
+
+    return publish
+
+
 def main() -> int:
     with open(os.environ["SIMTUNE_PARAMS_FILE"]) as fh:
         task = json.load(fh)
     seed = int(task["seed"])
-    result = run(task["parameters"], seed)
+    result = run(task["parameters"], seed, publisher(seed))
     write_store(task["datastore"], result, seed)
-    rates = {k: (np.diff(o).sum() / n / (result["params"]["duration_ms"] / 1000.0))
-             for k, (_, o, n) in result["spikes"].items()}
-    print("mean rates (Hz):", rates)
+    duration, spikes = result["segments"][-1]
+    rates = {k: (o[-1] / n / (duration / 1000.0)) for k, (_, o, n) in spikes.items()}
+    print("mean rates (Hz):", rates, "explosion:", result["explosion"])
     return 0
 
 

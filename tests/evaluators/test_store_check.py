@@ -368,11 +368,21 @@ def test_h5py_writer_of_the_nest_example_passes(tmp_path):
     assert spec is not None and spec.loader is not None
     run_nest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_nest)
-    result = {"params": dict(run_nest.DEFAULTS),
-              "spikes": {"exc": (np.array([1.0, 5.0, 2.0]), np.array([0, 2, 3]), 2),
-                         "inh": (np.zeros(0), np.array([0, 0]), 1)}}
+    check = {"exc": (np.array([1.0, 5.0, 2.0]), np.array([0, 2, 3]), 2),
+             "inh": (np.zeros(0), np.array([0, 0]), 1)}
+    main_segment = {"exc": (np.array([100.0, 2.0]), np.array([0, 1, 2]), 2),
+                    "inh": (np.array([3.0]), np.array([0, 1]), 1)}
+    result = {"params": dict(run_nest.DEFAULTS), "explosion": True,
+              "segments": [(200.0, check), (1000.0, main_segment)]}
     run_nest.write_store(str(tmp_path / "nest.h5"), result, seed=4)
     check_store(tmp_path / "nest.h5")
+    with DataStore(tmp_path / "nest.h5") as s:
+        assert [seg.duration_ms for seg in s.segments()] == [200.0, 1000.0] and s.exploded
+    # the published form of segment 1 for gates: one segment, keeping its index
+    run_nest.write_store(str(tmp_path / "1.h5"), result, seed=4, only=1)
+    with h5py.File(tmp_path / "1.h5") as f:
+        assert list(f["segments"]) == ["1"] and list(f["sheets"]) == ["exc", "inh"]
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 # -- the command ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def test_example_config_improves_over_generations(tmp_path: Path) -> None:
     raw = yaml.safe_load((REPO / "param_optim" / "v1_sheet.yaml").read_text())
     # the same model, parameters and nine targets; a smaller budget and a shorter protocol
     raw["optimizer"].update(offspring_size=6, max_ngen=4, seed=1)
-    raw["evaluator"]["protocol"] = {"spontaneous_ms": 1500.0, "stimulus_ms": 1000.0}
+    raw["evaluator"]["protocol"].update(spontaneous_ms=1500.0, stimulus_ms=1000.0)
     cfg = tmp_path / "v1.yaml"
     cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
     assert main(["run", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0

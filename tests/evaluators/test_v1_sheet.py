@@ -117,3 +117,52 @@ def test_unknown_names_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="finite"):
         v1_sheet.simulate({"w_ee": float("nan")}, tmp_path / "a.h5")
     assert not (tmp_path / "a.h5").exists()
+
+
+STREAM = {**TINY, "spontaneous_first": True}
+
+
+def test_spontaneous_first_publishes_check_and_spontaneous_before_the_stimuli(tmp_path):
+    batch = v1_sheet.simulate({}, tmp_path / "b.h5", seed=2, protocol=TINY)
+    paths = [v1_sheet.simulate({}, tmp_path / f"s{i}.h5", seed=2, protocol=STREAM)
+             for i in range(2)]
+    with DataStore(batch) as b, DataStore(paths[0]) as s, DataStore(paths[1]) as again:
+        kinds = [seg.kind for seg in s.segments()]
+        assert kinds == ["spontaneous"] + [seg.kind for seg in b.segments()]  # + the check
+        assert s.segments()[0].duration_ms == TINY["check_ms"]
+        for seg in s.segments():  # deterministic for a seed
+            x, y = s.spikes(seg.index, v1_sheet.EXC), again.spikes(seg.index, v1_sheet.EXC)
+            assert np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1])
+        assert not s.exploded
+    assert not list(tmp_path.glob("*.progress"))  # published only in a gated evaluation
+
+
+def test_spontaneous_first_explosion_sets_the_flag_and_leaves_stopping_to_gates(tmp_path):
+    path = v1_sheet.simulate({"w_ee": 4.0, "w_ie": 0.5}, tmp_path / "x.h5", seed=0,
+                             protocol=STREAM)
+    with DataStore(path) as s:
+        assert s.exploded
+        assert len(s.segments()) == len(v1_sheet._protocol_conditions(
+            {**v1_sheet.DEFAULT_PROTOCOL, **STREAM})) + 1  # ran to the end
+
+
+def test_v1_evaluator_stopped_by_an_explosion_gate_after_the_check(tmp_path):
+    import json
+
+    from evaluators.evaluate import run_task
+
+    d = tmp_path / "e"
+    d.mkdir()
+    task = {"generation": 0, "individual": 0, "eval_dir": str(d), "seeds": [0],
+            "parameters": {"w_ee": 4.0, "w_ie": 0.5},
+            "evaluator": {"kind": "v1_sheet", "protocol": STREAM},
+            "targets": [{"name": "rate", "class": "SpontActivityTarget", "kind": "range",
+                         "target_value": [1.0, 2.0], "norm": 0.2, "max_score": 20.0,
+                         "sheet_name": v1_sheet.EXC, "options": {}}],
+            "gates": [{"after": "spontaneous", "explosion": True}]}
+    (d / "task.json").write_text(json.dumps(task))
+    rec = run_task(d / "task.json")
+    assert rec is not None and rec.reason == "aborted", rec.detail
+    assert "after segment 0" in rec.detail  # the check segment, not the full spontaneous one
+    assert rec.values["rate"] > 100  # the check segment's rate
+    assert sorted(p.name for p in d.iterdir()) == ["result.json", "task.json"]

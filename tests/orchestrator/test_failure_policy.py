@@ -68,7 +68,8 @@ def test_penalize_tells_a_crash_like_a_runaway(tmp_path):
 
 def test_every_reason_has_a_kind():
     runaway = {r for r in Reason if kind_of(TOTAL_MAX, r, TOTAL_MAX) is Kind.RUNAWAY}
-    assert runaway == {Reason.EXPLOSION, Reason.NAN, Reason.TIMEOUT, Reason.OUT_OF_MEMORY}
+    assert runaway == {Reason.EXPLOSION, Reason.NAN, Reason.TIMEOUT, Reason.OUT_OF_MEMORY,
+                       Reason.ABORTED}
     assert kind_of(TOTAL_MAX, None, TOTAL_MAX) is Kind.RUNAWAY  # ok, every target capped
     assert kind_of(1.0, None, TOTAL_MAX) is Kind.OK
     assert kind_of(1.0, Reason.LOST, TOTAL_MAX) is Kind.CRASH

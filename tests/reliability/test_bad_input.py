@@ -203,6 +203,41 @@ CASES: list[tuple[str, Any, str]] = [
     ("cma-option-bad-value", deep_update(BASE_CONFIG, {"optimizer": {
         "cma_options": {"tolx": "abc"}}}),
      "optimizer.cma_options.tolx: expected a value pycma accepts, found 'abc'"),
+    ("one-free-parameter-cma", {**BASE_CONFIG, "parameters": {"a": [0.0, 1.0]}},
+     "parameters: expected at least 2 free parameters for CMA-ES"),
+    ("gates-not-list", {**BASE_CONFIG, "gates": {"after": "spontaneous"}},
+     "gates: expected a list of gates"),
+    ("gate-unknown-key", {**BASE_CONFIG, "gates": [{"after": "spontaneous", "explosion": True,
+                                                     "abov": 3}]},
+     "gates[0].abov: expected one of"),
+    ("gate-no-after", {**BASE_CONFIG, "gates": [{"explosion": True}]},
+     "gates[0].after: expected a string (required)"),
+    ("gate-unknown-target", {**BASE_CONFIG, "gates": [
+        {"after": "spontaneous", "target": "Rate[exc]", "above": 50}]},
+     ("gates[0].target: expected the name of a target (SpontActivityTarget[exc], "
+      "IrregularityTarget[exc]), found 'Rate[exc]'")),
+    ("gate-no-bound", {**BASE_CONFIG, "gates": [
+        {"after": "spontaneous", "target": "SpontActivityTarget[exc]"}]},
+     "gates[0].above: expected a bound: above and/or below"),
+    ("gate-no-condition", {**BASE_CONFIG, "gates": [{"after": "spontaneous"}]},
+     "gates[0].target: expected the name of a target"),
+    ("gate-target-and-explosion", {**BASE_CONFIG, "gates": [
+        {"after": "spontaneous", "explosion": True, "target": "SpontActivityTarget[exc]",
+         "above": 3}]},
+     "gates[0].explosion: expected explosion: true alone"),
+    ("gate-empty-range", {**BASE_CONFIG, "gates": [
+        {"after": "spontaneous", "target": "SpontActivityTarget[exc]", "above": 3, "below": 5}]},
+     "gates[0].below: expected a number < above (3)"),
+    ("gate-bound-string", {**BASE_CONFIG, "gates": [
+        {"after": "spontaneous", "target": "SpontActivityTarget[exc]", "above": "50 Hz"}]},
+     "gates[0].above: expected a number"),
+    ("gate-kind-never-written", {**BASE_CONFIG, "evaluator": {"kind": "v1_sheet", "protocol": {
+        "spontaneous_first": True}}, "gates": [{"after": "spontanous", "explosion": True}]},
+     ("gates[0].after: expected a segment kind the evaluator writes (disk, grating, "
+      "spontaneous), found 'spontanous'")),
+    ("gate-v1-not-streaming", {**BASE_CONFIG, "evaluator": {"kind": "v1_sheet"},
+                               "gates": [{"after": "spontaneous", "explosion": True}]},
+     "evaluator.protocol.spontaneous_first: expected true with gates"),
 ]
 
 
