@@ -23,8 +23,9 @@ the simulation the same way as ``invalid_datastore``.
 
 A gate is *evaluated* when its target had a value on some view (an explosion gate: when a
 segment of its kind was present). A gate never evaluated during a finished simulation (no
-segment of its kind was published, or its target was undefined on every view) is reported in the
-record (``gate_warnings``) and, once per run, in ``simtune.log`` and ``simtune status``.
+segment of its kind was published, or its target was undefined on every view) is reported in
+the evaluation's ``result.json`` (``gate_warnings``) and, once per run, in ``simtune.log``,
+``run.json`` and ``simtune status`` (the controller keeps it out of ``results.jsonl``).
 """
 
 from __future__ import annotations

@@ -169,8 +169,8 @@ class Controller:
                                [r.failure for r in records],
                                [[r.scores[t.name] for t in self.cfg.targets] for r in records])
             failpoint("after_tell")
-            self.results.append(records)
             self.note_gate_warnings(records)
+            self.results.append(records)
             failpoint("after_results")
             self.results.append_generation(
                 generation_row(g, records, sigma, opt, t0, submitted_at))
@@ -216,15 +216,18 @@ class Controller:
 
     def note_gate_warnings(self, records: Sequence[EvaluationRecord]) -> None:
         """Report each gate that a finished simulation could not evaluate once per run: in
-        simtune.log, on the terminal and in ``run.json`` (``simtune status`` shows them)."""
+        simtune.log, on the terminal and in ``run.json`` (``simtune status`` shows them). The
+        warnings leave the records here (one copy per run, not one per row of results.jsonl)."""
         seen: list[str] = self.meta.setdefault("gate_warnings", [])
-        new = [w for r in records for w in r.extra.get("gate_warnings") or () if w not in seen]
-        for w in dict.fromkeys(new):
-            seen.append(w)
-            log.warning("%s (first seen in %s)", w, next(
-                r.eval_dir for r in records if w in (r.extra.get("gate_warnings") or ())))
-            print(f"simtune: warning: {w}", flush=True)
-        if new:
+        fresh = False
+        for r in records:
+            for w in r.extra.pop("gate_warnings", None) or ():
+                if w not in seen:
+                    seen.append(w)
+                    fresh = True
+                    log.warning("%s (first seen in %s)", w, r.eval_dir)
+                    print(f"simtune: warning: {w}", flush=True)
+        if fresh:
             rundir.write_meta(self.run_dir, self.meta)
 
     # -- one generation -------------------------------------------------------------------------

@@ -238,8 +238,8 @@ class AsyncLoop:
                                         config_hint=str(ctl.run_dir / "config.yaml")).fatal
             if fatal is not None:
                 self._stop_epoch(recs, fatal)
-        ctl.results.append(recs)
         ctl.note_gate_warnings(recs)
+        ctl.results.append(recs)
         failpoint("after_results")
         for rec in recs:
             self._tell(rec)
@@ -277,8 +277,8 @@ class AsyncLoop:
             time.sleep(0.1)
         for rec in rest:
             rec.tell_seq, rec.epoch = None, cp.epoch
-        ctl.results.append(rest)
         ctl.note_gate_warnings(rest)
+        ctl.results.append(rest)
         log.error("stopping: %s", fatal)
         assert cp.epoch_state is not None
         used = max(int(r.generation) for r in rest)

@@ -35,6 +35,8 @@ def test_a_gated_run_end_to_end(write_config, tmp_path: Path, capsys) -> None:
     assert (ok["param.a"] < 0.55).all()
     # the never-evaluated gate: reported once per run, on the terminal and in simtune.log
     assert out.count("gate 1 (after disk: explosion) was never evaluated") == 1
+    rows = (run / "results.jsonl").read_text()
+    assert "gate_warnings" not in rows  # one copy per run (run.json), not one per row
     log = (run / "simtune.log").read_text()
     assert log.count("gate 1 (after disk: explosion) was never evaluated") == 1
     assert main(["status", str(run)]) == 0
