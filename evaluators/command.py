@@ -43,11 +43,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from evaluators._base import DATASTORE_NAME, EvaluationTimeout, Evaluator
-from evaluators.datastore import PROGRESS_ENV
+from evaluators.datastore import PROGRESS_ENV, progress_folder
 from simtune_core.io import atomic_write_bytes, tail_text
+
+if TYPE_CHECKING:
+    from evaluators.gates import GateMonitor
 
 __all__ = ["CommandEvaluator", "GATE_POLL_S", "PASS_AS"]
 
@@ -179,7 +182,7 @@ class CommandEvaluator(Evaluator):
         env.update(SIMTUNE_PARAMS_FILE=str(params_path), SIMTUNE_SEED=str(int(seed)),
                    SIMTUNE_OUT_DIR=str(out_dir), SIMTUNE_DATASTORE=str(store))
         monitor = self.gate_monitor
-        progress = store.with_name(store.name + ".progress")
+        progress = progress_folder(store)
         if monitor is not None:
             env[PROGRESS_ENV] = str(progress)
         log_path = out_dir / self.log_file
@@ -209,7 +212,8 @@ class CommandEvaluator(Evaluator):
                                f"last lines of {log_path.name}:\n{tail_text(log_path)}")
         return store
 
-    def _wait_gated(self, proc: subprocess.Popen[Any], monitor: Any, progress: Path) -> int:
+    def _wait_gated(self, proc: subprocess.Popen[Any], monitor: GateMonitor,
+                    progress: Path) -> int:
         """Wait for the simulator, checking the gates on what it published meanwhile (raises
         :class:`evaluators.gates.GateStop`, or ``TimeoutExpired`` past ``timeout_s``)."""
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s

@@ -48,6 +48,7 @@ __all__ = [
     "Sheet",
     "Signal",
     "progress_dir",
+    "progress_folder",
     "set_progress_hook",
     "spikes_from_lists",
 ]
@@ -84,14 +85,20 @@ def set_progress_hook(hook: Callable[[Path], None] | None) -> Callable[[Path], N
     return previous
 
 
+def progress_folder(store_path: str | os.PathLike[str]) -> Path:
+    """The folder beside a store where its segments are published in a gated run:
+    ``<store>.progress/`` (the command evaluator names it in ``SIMTUNE_PROGRESS_DIR``)."""
+    p = Path(store_path)
+    return p.with_name(p.name + ".progress")
+
+
 def progress_dir(store_path: str | os.PathLike[str]) -> Path | None:
     """Where a flush of the store at ``store_path`` publishes its segments: beside the store
-    (``<store>.progress/``) in a gated in-process evaluation, the folder named by
+    (:func:`progress_folder`) in a gated in-process evaluation, the folder named by
     ``SIMTUNE_PROGRESS_DIR`` in a gated external simulator, else ``None`` (flushing then only
     flushes HDF5's buffers)."""
     if _progress_hook is not None:
-        p = Path(store_path)
-        return p.with_name(p.name + ".progress")
+        return progress_folder(store_path)
     env = os.environ.get(PROGRESS_ENV)
     return Path(env) if env else None
 

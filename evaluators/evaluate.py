@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -42,6 +42,7 @@ from evaluators import DATASTORE_NAME, build_evaluator
 from evaluators._base import EvaluationTimeout, EvaluatorError
 from evaluators.datastore import DataStore, DataStoreError
 from evaluators.gates import GateMonitor, GateStop, parse_gate
+from evaluators.scoring import build_targets, score_store
 from evaluators.store_check import InvalidDataStore, check_store
 from simtune_core.io import atomic_write_json, read_json
 from simtune_core.record import (
@@ -62,33 +63,6 @@ def _job_id() -> str:
     if "SLURM_ARRAY_JOB_ID" in env:
         return f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID', '')}"
     return env.get("SLURM_JOB_ID") or env.get("SUBMITIT_LOCAL_JOB_ID") or str(os.getpid())
-
-
-def build_targets(specs: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Any]]:
-    """Instantiate target objects from their task specs."""
-    out = []
-    for spec in specs:
-        cls = targets_pkg.resolve_target_class(spec["class"])
-        kwargs = dict(spec.get("options") or {})
-        if spec.get("sheet_name") is not None:
-            kwargs["sheet_name"] = spec["sheet_name"]
-        out.append((spec, cls(**kwargs)))
-    return out
-
-
-def score_store(
-    built: Sequence[tuple[Mapping[str, Any], Any]],
-    store: DataStore | None,
-    parameters: Mapping[str, float],
-) -> list[targets_pkg.TargetOutcome]:
-    """Compute and score every target on one store (never raises)."""
-    return [
-        targets_pkg.evaluate_target(
-            spec["name"], target, spec["kind"], spec["target_value"], spec["norm"],
-            spec["max_score"], store, parameters,
-        )
-        for spec, target in built
-    ]
 
 
 def _one_seed(task: Mapping[str, Any], built: Any, seed: int, warnings: list[str]

@@ -36,12 +36,13 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import h5py
 
 import targets as targets_pkg
 from evaluators import datastore as ds
+from evaluators.scoring import score_store
 from evaluators.store_check import InvalidDataStore, check_store
 from simtune_core.record import Reason
 
@@ -110,7 +111,7 @@ class GateMonitor:
         The run's gates.
     built
         The run's targets as ``(spec, target object)`` pairs
-        (:func:`evaluators.evaluate.build_targets`).
+        (:func:`evaluators.scoring.build_targets`).
     parameters
         The evaluation's parameters (for targets computed from parameters).
     """
@@ -155,18 +156,19 @@ class GateMonitor:
         view = progress / f".view-{os.getpid()}.h5"
         new = [k for k in range(m) if (progress, k, _stamp(progress, k)) not in self._valid]
         try:
-            if new:  # each published file is checked once (renumbered 0.., the rules' names)
+            # each published file is checked once: the new ones renumbered 0.. (the rules'
+            # segment names), in the prefix's own view when they are the whole prefix
+            whole = new == list(range(m))
+            if new and not whole:
                 _write_view(progress, new, view, renumber=True)
                 with ds.DataStore(view) as store:
-                    try:
-                        check_store(store)
-                    except InvalidDataStore as exc:
-                        raise GateStop(Reason.INVALID_DATASTORE, f"published segment(s) "
-                                       f"{_span(new)} (numbered from 0 here): {exc}") from None
-                self._valid |= {(progress, k, _stamp(progress, k)) for k in new}
+                    self._check_rules(store, new, renumbered=True)
             _write_view(progress, list(range(m)), view)
             with ds.DataStore(view) as store:
+                if whole:
+                    self._check_rules(store, new, renumbered=False)
                 self._check(store, m)
+            self._valid |= {(progress, k, _stamp(progress, k)) for k in new}
         except ds.DataStoreError as exc:  # unreadable published file
             raise GateStop(Reason.INVALID_DATASTORE, f"published segments in {progress.name}: "
                            f"{exc}") from None
@@ -175,6 +177,14 @@ class GateMonitor:
                            f"{type(exc).__name__}: {exc}") from None
         finally:
             view.unlink(missing_ok=True)
+
+    @staticmethod
+    def _check_rules(store: ds.DataStore, new: Sequence[int], renumbered: bool) -> None:
+        try:
+            check_store(store)
+        except InvalidDataStore as exc:
+            raise GateStop(Reason.INVALID_DATASTORE, f"published segment(s) {_span(new)}"
+                           f"{' (numbered from 0 here)' if renumbered else ''}: {exc}") from None
 
     def _check(self, store: ds.DataStore, m: int) -> None:
         kinds = {s.kind for s in store.segments()}
@@ -187,10 +197,7 @@ class GateMonitor:
                 if store.exploded:
                     self._stop(gate, "the store's explosion flag is set", store, m)
                 continue
-            spec, target = self._by_name[gate.target]
-            out = targets_pkg.evaluate_target(
-                spec["name"], target, spec["kind"], spec["target_value"], spec["norm"],
-                spec["max_score"], store, self.parameters)
+            (out,) = score_store([self._by_name[gate.target]], store, self.parameters)
             if out.value is None or math.isnan(out.value):
                 continue  # not computable from these segments (yet)
             self._evaluated.add(i)
@@ -198,11 +205,7 @@ class GateMonitor:
                 self._stop(gate, f"{gate.target} = {out.value:.6g}", store, m)
 
     def _stop(self, gate: Gate, what: str, store: ds.DataStore, m: int) -> None:
-        outcomes = [
-            targets_pkg.evaluate_target(spec["name"], t, spec["kind"], spec["target_value"],
-                                        spec["norm"], spec["max_score"], store, self.parameters)
-            for spec, t in self.built
-        ]
+        outcomes = score_store(self.built, store, self.parameters)
         raise GateStop(Reason.ABORTED, f"gate {gate.describe()} fired after segment {m - 1}: "
                        f"{what}", outcomes)
 
@@ -242,16 +245,6 @@ class _Active:
         ds.set_progress_hook(self._previous)
 
 
-def _segment_files(progress: Path) -> Iterator[Path]:
-    try:
-        names = os.listdir(progress)
-    except OSError:
-        return
-    for name in names:
-        if _SEGMENT_FILE.match(name):
-            yield progress / name
-
-
 def _prefix(progress: Path) -> tuple[int, int]:
     """``(m, stamp)``: segments ``0 .. m-1`` are published (the longest prefix without a gap)
     and ``stamp`` is the last one's modification time (it changes when it is published again)."""
@@ -263,13 +256,7 @@ def _prefix(progress: Path) -> tuple[int, int]:
     m = 0
     while m in have:
         m += 1
-    if m == 0:
-        return 0, 0
-    try:
-        stamp = os.stat(progress / f"{m - 1}.h5").st_mtime_ns
-    except OSError:
-        stamp = 0
-    return m, stamp
+    return (m, _stamp(progress, m - 1)) if m else (0, 0)
 
 
 def _stamp(progress: Path, k: int) -> int:

@@ -69,7 +69,7 @@ def collect_status(run_dir: Path) -> dict[str, Any]:
         "disk": disk_use(run_dir),
         "gate_warnings": list(meta.get("gate_warnings") or []),
     }
-    saved = aborted_savings(done) if len(done) else None
+    saved = aborted_savings(done)
     if saved is not None:
         out["aborted"] = saved
     ok = df[ok_mask(df)] if len(df) else df

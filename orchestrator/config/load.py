@@ -101,11 +101,12 @@ def _evaluator(data: Any, base_dir: Path) -> EvaluatorConfig:
             raise ConfigError(f"evaluator.{n}", f"a value (required by {data['kind']})",
                               found("nothing"))
     try:
-        cls(**options).check()
+        built = cls(**options)
+        built.check()
     except Exception as exc:  # noqa: BLE001
         raise ConfigError("evaluator", f"a working {data['kind']} evaluator",
                           found(f"{type(exc).__name__}: {exc}")) from None
-    return EvaluatorConfig(data["kind"], options, cls.segment_kinds)
+    return EvaluatorConfig(data["kind"], options, cls.segment_kinds, built.gate_problem())
 
 
 def _cma_options(opts: Mapping[str, Any]) -> None:
@@ -257,16 +258,13 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
         raise ConfigError("targets", "a non-empty list of targets (required)", found("nothing"))
     tgts = parse_targets(raw["targets"], base, has_reference=raw.get("reference") is not None)
     gates = parse_gates(raw.get("gates"), tgts, evaluator.segment_kinds)
-    if gates:
-        import evaluators
-
-        problem = evaluators.build_evaluator(evaluator.spec()).gate_problem()
-        if problem is not None:
-            value: Any = evaluator.options
-            for part in problem[0].split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            raise ConfigError(f"evaluator.{problem[0]}", problem[1],
-                              found("nothing") if value is None else value)
+    if gates and evaluator.gate_problem is not None:
+        key, expected = evaluator.gate_problem
+        value: Any = evaluator.options
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        raise ConfigError(f"evaluator.{key}", expected,
+                          found("nothing") if value is None else value)
     counts = build(TopLevel, {k: raw[k] for k in ("repeats", "simulation_seed") if k in raw}
                    | {"parameters": {}, "targets": [], "evaluator": {}}, "")
     repeats, sim_seed = counts.repeats, counts.simulation_seed

@@ -147,8 +147,8 @@ class OptimizerConfig:
         "`verb_filenameprefix` are set by simtune", factory=dict)
     failure_policy: str = option(
         "impute", "what CMA is told for a failed evaluation (the record always keeps "
-        "`max_score` on every target): a runaway (explosion, NaN, timeout, out of memory, a gate's abort, or "
-        "every target capped) is told as worse than every finished evaluation; a crash "
+        "`max_score` on every target): a runaway (explosion, NaN, timeout, out of memory, a "
+        "gate's abort, or every target capped) is told as worse than every finished evaluation; a crash "
         "(anything else) is told the model's prediction with `impute`, like a runaway with "
         "`penalize`; `max_score` tells the capped total (the mozaik tool's behaviour)",
         check=_one_of("impute", "penalize", "max_score"))
@@ -295,6 +295,9 @@ class EvaluatorConfig:
     #: the segment kinds the evaluator writes, where it says (the ``gates`` are checked
     #: against them); ``None``: unknown (a user's simulator)
     segment_kinds: frozenset[str] | None = None
+    #: why gates could not stop this evaluator early, ``(option, what it must be)``
+    #: (:meth:`evaluators.Evaluator.gate_problem`); ``None``: they can
+    gate_problem: tuple[str, str] | None = None
 
     def spec(self) -> dict[str, Any]:
         """The ``{kind, **options}`` mapping the worker builds the evaluator from."""

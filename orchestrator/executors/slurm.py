@@ -11,7 +11,8 @@ Submission
     a remainder of fewer than K goes in a smaller task of its own), and every evaluation of
     the pack gets the task's job id. An array task runs in the batch step (no ``srun``
     wrapper: an MPI simulator started by the ``command`` evaluator with ``srun`` gets the whole
-    allocation). Job ids are ``"<array>_<index>"`` in task order. Nothing from ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
+    allocation). Job ids are ``"<array>_<index>"`` in task order. Nothing from
+    ``orchestrator`` is imported on the nodes (its ``__init__`` pulls pandas:
     +0.4 s per evaluation).
 
 Polling

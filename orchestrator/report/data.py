@@ -35,7 +35,8 @@ from simtune_core.io import read_json
 from simtune_core.record import RESULT_FILE
 
 __all__ = ["MAX_GEN_BINS", "PARETO_POOL", "ParamInfo", "RunData", "RunInfo", "TargetInfo",
-           "aborted_savings", "best_rows", "correlation_matrix", "failure_table", "gen_bins", "generation_table",
+           "aborted_savings", "best_rows", "correlation_matrix", "failure_table", "gen_bins",
+           "generation_table",
            "last_covariance", "load_run", "pareto_data", "population_histograms",
            "read_generations", "search_correlation", "slot_occupancy", "unit",
            "utilisation"]

@@ -61,7 +61,7 @@ def summary_markdown(data: RunData, figures: Sequence[tuple[str, str, str]],
         lines += [(f"| best total score | **{b['total_score']:.6g}** (generation "
                    f"{int(b['generation'])}, individual {int(b['individual'])}) |"),
                   f"| best evaluation | `{b.get('eval_dir')}` |"]
-    saved = aborted_savings(df) if n else None
+    saved = aborted_savings(df)
     if saved is not None:
         est = ("" if not math.isfinite(saved["saved_s"]) else
                f"; ~{saved['saved_s']:.0f} s of simulation saved (median finished evaluation "

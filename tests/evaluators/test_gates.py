@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from evaluators.evaluate import build_targets, run_task
 from evaluators.gates import Gate, GateMonitor, GateStop
 from orchestrator.optimizer.failure import Kind, kind_of
 from simtune_core.record import Reason
+from tests.helpers.staged import gone
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = {"name": "rate", "class": "SpontActivityTarget", "kind": "range",
@@ -134,15 +133,6 @@ def _command(**options: Any) -> dict[str, Any]:
             "env": {"STAGED_OPTIONS": json.dumps({"pause_s": 1.0, **options})}}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return status.exists() and status.read_text().split()[2] != "Z"
-
-
 def test_command_gate_terminates_the_simulator_and_its_children(tmp_path: Path) -> None:
     rec = run_task(_task(tmp_path, 0.8, [ABOVE_50], _command()))
     assert rec is not None and rec.reason == "aborted", rec.detail
@@ -150,10 +140,7 @@ def test_command_gate_terminates_the_simulator_and_its_children(tmp_path: Path) 
     assert _done(d / "task.json") == ["done_0"]  # segment 0 written, then stopped in its pause
     for name in ("sim.pid", "child.pid"):
         pid = int((d / name).read_text())
-        deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(pid), f"{name} {pid} survived the gate"
+        assert gone(pid, timeout_s=5), f"{name} {pid} survived the gate"
     assert not list(d.glob("*.progress"))
     assert rec.values["rate"] == pytest.approx(80.0, rel=0.15)
 

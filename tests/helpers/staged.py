@@ -59,6 +59,21 @@ def staged(params: Mapping[str, float], out_dir: Path, seed: int,
             time.sleep(pause_s)
 
 
+def gone(pid: int, timeout_s: float) -> bool:
+    """Whether process ``pid`` has ended (exited or a zombie) within ``timeout_s`` seconds: the
+    gate tests' check that a stopped simulator and its child leave nothing running."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except OSError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 def main() -> None:
     payload: dict[str, Any] = json.loads(Path(os.environ["SIMTUNE_PARAMS_FILE"]).read_text())
     out = Path(payload["out_dir"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,11 @@ import yaml
 
 from orchestrator import load_results
 from orchestrator.cli import main
+from tests.helpers.staged import gone
 from tests.slurm.test_controller_slurm import _cfg
 
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.timeout(300)
@@ -53,9 +45,7 @@ def test_a_gate_stops_a_command_simulator_inside_its_job(tmp_path: Path) -> None
             assert row["runtime_s"] < 3.0 * 3  # not the 3 pauses of a finished simulation
             for name in ("sim.pid", "child.pid"):
                 pid = int((d / name).read_text())
-                deadline = time.monotonic() + 10
-                while _alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                assert not _alive(pid), f"{name} {pid} outlived the gate in job {row['job_id']}"
+                assert gone(pid, timeout_s=10), \
+                    f"{name} {pid} outlived the gate in job {row['job_id']}"
         else:
             assert done == ["done_0", "done_1", "done_2"]
