@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import sys
 import time
@@ -24,12 +25,30 @@ import numpy as np
 from simtune_core.record import EvaluationRecord, failure_counts
 
 __all__ = ["Best", "GenerationProblems", "Progress", "generation_problems", "generation_row",
-           "remove_datastores"]
+           "remove_datastores", "told_std", "told_values"]
 
 log = logging.getLogger("simtune")
 
 #: the best evaluations remembered in the checkpoint (at least; more if keep_best asks)
 BEST_REMEMBERED = 10
+
+
+def told_values(rec: EvaluationRecord, targets: Sequence[Any]) -> list[float]:
+    """A record's target values in the config's order, NaN where undefined (what the
+    optimizer's composite surrogate learns)."""
+    out = []
+    for t in targets:
+        v = rec.values.get(t.name)
+        out.append(math.nan if v is None else float(v))
+    return out
+
+
+def told_std(rec: EvaluationRecord, targets: Sequence[Any]) -> list[float] | None:
+    """The values' spread over seeds (``repeats`` > 1) in the config's order, NaN where not
+    recorded; None without repeats."""
+    if not rec.value_std:
+        return None
+    return [float(rec.value_std.get(t.name, math.nan)) for t in targets]
 
 
 def generation_row(g: int, records: Sequence[EvaluationRecord], sigma: float, opt: Any,

@@ -20,7 +20,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from orchestrator import rundir
-from orchestrator.bookkeeping import Best, Progress, generation_problems, generation_row
+from orchestrator.bookkeeping import (
+    Best,
+    Progress,
+    generation_problems,
+    generation_row,
+    told_std,
+    told_values,
+)
 from orchestrator.checkpoint import (
     Checkpoint,
     InflightWriter,
@@ -86,7 +93,8 @@ class Controller:
             (self.run_dir / "cma").mkdir(exist_ok=True)
             opt = make_optimizer(oc, self.cfg.space.to_unit(self.cfg.centroid),
                                  self.cfg.total_max_score, self.run_dir / "cma",
-                                 n_targets=len(self.cfg.targets))
+                                 n_targets=len(self.cfg.targets),
+                                 terms=[t.term() for t in self.cfg.targets])
             cp = Checkpoint(0, opt.state(), oc.max_ngen)
         else:
             opt = optimizer_from_state(cp.optimizer_state)
@@ -167,7 +175,9 @@ class Controller:
             if problems.fatal is None:
                 opt.tell_batch(xs, [r.total_score for r in records],
                                [r.failure for r in records],
-                               [[r.scores[t.name] for t in self.cfg.targets] for r in records])
+                               [[r.scores[t.name] for t in self.cfg.targets] for r in records],
+                               [told_values(r, self.cfg.targets) for r in records],
+                               [told_std(r, self.cfg.targets) for r in records])
             failpoint("after_tell")
             self.note_gate_warnings(records)
             self.results.append(records)

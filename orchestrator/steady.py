@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from orchestrator.bookkeeping import Best, generation_problems, generation_row
+from orchestrator.bookkeeping import (
+    Best,
+    generation_problems,
+    generation_row,
+    told_std,
+    told_values,
+)
 from orchestrator.checkpoint import (
     Checkpoint,
     InflightWriter,
@@ -140,7 +146,9 @@ class AsyncLoop:
         x = np.asarray(saved["point"], dtype=float)
         sigma = self.opt.sigma
         told = self.opt.tell_one(x, rec.total_score, rec.failure,
-                                 [rec.scores[t.name] for t in self.cfg.targets])
+                                 [rec.scores[t.name] for t in self.cfg.targets],
+                                 told_values(rec, self.cfg.targets),
+                                 told_std(rec, self.cfg.targets))
         self.cp.n_evaluations += 1
         self.group.append(rec)
         if told is not None:

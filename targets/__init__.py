@@ -17,8 +17,10 @@ from targets._base import (
     TargetOutcome,
     TargetUndefined,
     evaluate_target,
+    score_array,
     score_outcome,
     score_value,
+    target_interval,
 )
 
 __all__ = [
@@ -28,8 +30,10 @@ __all__ = [
     "TargetOutcome",
     "TargetUndefined",
     "evaluate_target",
+    "score_array",
     "score_outcome",
     "score_value",
+    "target_interval",
     "REGISTRY",
     "resolve_target_class",
 ]

@@ -41,8 +41,10 @@ __all__ = [
     "TargetOutcome",
     "TargetUndefined",
     "score_outcome",
+    "score_array",
     "score_value",
     "scoring_error",
+    "target_interval",
 ]
 
 #: The scoring kinds a target can use.
@@ -141,20 +143,42 @@ def score_value(
             # aggregates values (means over seeds) must know it
             return 0.0, f"value is {v}: meets the {kind} target"
         return float(max_score), "value is infinite"
+    lo, hi = target_interval(kind, target_value)
+    raw = (max(lo - v, 0.0) + max(v - hi, 0.0)) / norm
+    return float(min(raw, max_score)), None
+
+
+def target_interval(kind: str, target_value: float | Sequence[float]) -> tuple[float, float]:
+    """The interval ``[lo, hi]`` of values that score 0: every kind's score is the distance of
+    the value to it over the norm, ``(max(lo - v, 0) + max(v - hi, 0)) / n``, capped at ``M``.
+
+    ``exact t`` is ``[t, t]``, ``at_least t`` is ``[t, inf]``, ``at_most t`` is ``[-inf, t]``,
+    ``range [a, b]`` is ``[a, b]`` (the table of the module docstring).
+
+    >>> target_interval("at_least", 2)
+    (2.0, inf)
+    """
     if kind == "range":
         lo, hi = (float(x) for x in target_value)  # type: ignore[union-attr]
-        raw = 0.0 if lo <= v <= hi else min(abs(lo - v), abs(hi - v)) / norm
-    else:
-        t = float(target_value)  # type: ignore[arg-type]
-        if kind == "exact":
-            raw = abs(t - v) / norm
-        elif kind == "at_least":
-            raw = 0.0 if v >= t else (t - v) / norm
-        elif kind == "at_most":
-            raw = 0.0 if v <= t else (v - t) / norm
-        else:
-            raise ValueError(f"unknown scoring kind {kind!r}; expected one of {KINDS}")
-    return float(min(raw, max_score)), None
+        return lo, hi
+    if kind not in KINDS:
+        raise ValueError(f"unknown scoring kind {kind!r}; expected one of {KINDS}")
+    t = float(target_value)  # type: ignore[arg-type]
+    return (t if kind != "at_most" else -math.inf), (t if kind != "at_least" else math.inf)
+
+
+def score_array(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, norm: np.ndarray,
+                max_score: np.ndarray) -> np.ndarray:
+    """:func:`score_value` over whole arrays of finite values (the last axis one target each,
+    ``lo``/``hi`` from :func:`target_interval`): ``min(M, (max(lo - v, 0) + max(v - hi, 0)) / n)``.
+
+    >>> score_array(np.array([[0.5, 3.0]]), np.array([1.0, 1.0]), np.array([1.0, 2.0]),
+    ...             np.array([0.1, 0.5]), np.array([20.0, 20.0]))
+    array([[5., 2.]])
+    """
+    with np.errstate(invalid="ignore"):  # inf - inf where a value meets an open side
+        raw = np.maximum(lo - values, 0.0) + np.maximum(values - hi, 0.0)
+    return np.minimum(np.nan_to_num(raw, nan=0.0) / norm, max_score)
 
 
 class Target:

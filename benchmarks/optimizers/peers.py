@@ -37,7 +37,9 @@ class RandomSearch:
 class Simtune:
     """simtune's optimizer as the controller builds it (make_optimizer), with overrides."""
 
-    def __init__(self, dim, seed, batch, total_max_score, n_targets=None, **opts):
+    wants_values = True
+
+    def __init__(self, dim, seed, batch, total_max_score, n_targets=None, terms=None, **opts):
         from orchestrator.config import OptimizerConfig
         from orchestrator.optimizer import make_optimizer
 
@@ -45,13 +47,15 @@ class Simtune:
         oc = dataclasses.replace(OptimizerConfig(offspring_size=batch, seed=seed), **opts)
         self._tmp = tempfile.mkdtemp(prefix="simtune-bench-")
         np.random.seed(seed)
-        self.opt = make_optimizer(oc, np.full(dim, 0.5), total_max_score, self._tmp, n_targets)
+        self.opt = make_optimizer(oc, np.full(dim, 0.5), total_max_score, self._tmp, n_targets,
+                                  terms=terms)
 
     def ask(self, n):
         return np.array(self.opt.ask_batch(n))
 
-    def tell(self, X, totals, failed, scores):
-        self.opt.tell_batch(list(X), list(totals), _reasons(failed), [list(s) for s in scores])
+    def tell(self, X, totals, failed, scores, values=None):
+        self.opt.tell_batch(list(X), list(totals), _reasons(failed), [list(s) for s in scores],
+                            None if values is None else [list(v) for v in values])
 
 
 class SimtuneRestart(Simtune):
@@ -66,8 +70,8 @@ class SimtuneRestart(Simtune):
         self.k, self.best, self.stall, self.n_restarts = k, np.inf, 0, 0
         super().__init__(dim, seed, batch, total_max_score, n_targets, **opts)
 
-    def tell(self, X, totals, failed, scores):
-        super().tell(X, totals, failed, scores)
+    def tell(self, X, totals, failed, scores, values=None):
+        super().tell(X, totals, failed, scores, values)
         ok = [t for t, f in zip(totals, failed) if not f]
         b = min(ok, default=np.inf)
         if b < self.best:
@@ -100,10 +104,11 @@ class SimtuneReEval(Simtune):
         self._n_new = n - len(again)
         return np.array(list(self.opt.ask_batch(self._n_new)) + again)
 
-    def tell(self, X, totals, failed, scores):
+    def tell(self, X, totals, failed, scores, values=None):
         k = self._n_new
         self.opt.tell_batch(list(X[:k]), list(totals[:k]), _reasons(failed[:k]),
-                            [list(s) for s in scores[:k]])
+                            [list(s) for s in scores[:k]],
+                            None if values is None else [list(v) for v in values[:k]])
         for x, t, f in zip(X, totals, failed):
             if not f:
                 self.obs.setdefault(np.asarray(x, dtype=float).tobytes(), []).append(float(t))
@@ -233,10 +238,36 @@ class NevergradOpt:
             self.opt.tell(c, float(v))
 
 
+def _ungated(s: Simtune, tau_min: float = -2.0, smooth: float | None = None) -> Simtune:
+    """Ablation: the composite model's candidate injected whatever its rank accuracy (or with
+    another threshold / smoothing of it)."""
+    s.opt.tau_min = tau_min  # type: ignore[attr-defined]
+    if smooth is not None:
+        s.opt.tau_smooth = smooth  # type: ignore[attr-defined]
+    return s
+
+
+def _windowed(s: Simtune, window: float, min_ratio: float) -> Simtune:
+    """Tuning: the composite model's window and model-type schedule."""
+    s.opt.model.window, s.opt.model.min_ratio = window, min_ratio  # type: ignore[attr-defined]
+    return s
+
+
 #: name -> (factory, runs in the peers' venv)
 OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "simtune (default)": (lambda **k: Simtune(**k), False),
     "simtune, no surrogate": (lambda **k: Simtune(**k, surrogate="none"), False),
+    "simtune, composite surrogate": (lambda **k: Simtune(**k, surrogate="composite"), False),
+    "simtune, composite surrogate without the rank gate": (
+        lambda **k: _ungated(Simtune(**k, surrogate="composite")), False),
+    # tuning of the composite model's constants (on seeds 20-29, apart from the reported 0-19;
+    # docs/optimizer.md); only with --optimizers tuning:
+    **{f"tuning: composite, gate {t}, smoothing {w}": (
+        lambda t=t, w=w, **k: _ungated(Simtune(**k, surrogate="composite"), t, w), False)
+       for t in (0.2, 0.3, 0.4) for w in (1.0, 0.5, 0.3)},
+    **{f"tuning: composite, window {w}, min ratio {r}": (
+        lambda w=w, r=r, **k: _windowed(Simtune(**k, surrogate="composite"), w, r), False)
+       for w in (2.0, 3.0, 5.0, 8.0) for r in (1.2, 2.0)},
     "simtune, popsize = batch (one CMA generation per batch)": (
         lambda **k: Simtune(**k, popsize=k["batch"]), False),
     "simtune, sigma0 1/6": (lambda **k: Simtune(**k, sigma=1 / 6), False),

@@ -8,7 +8,11 @@ ground truth, and the noise/crash streams), with
   (noisy) per-target scores, their sum, and whether the evaluation crashed (crashed: ``failed`` is
   true and every target scores ``max_score``, as simtune records a crashed job);
 * ``true_score(X)``: the noise-free expected total of each point (what the harness reports);
-* ``tight`` / ``loose``: the thresholds for the success / ERT columns.
+* ``tight`` / ``loose``: the thresholds for the success / ERT columns;
+* ``terms``: each target's ``(kind, target_value, norm, max_score)`` as simtune's config has
+  them, and ``last_values`` after every evaluation: the batch's target values (NaN where
+  undefined), which the composite surrogate models (the scores are exactly the terms applied
+  to the values).
 
 Problems use only NumPy so that they import in the peers' separate virtual environment too.
 """
@@ -31,17 +35,23 @@ class Problem:
     tight = 0.0
     loose = 0.0
     noisy = False
+    last_values: np.ndarray | None = None
 
     @property
     def total_max_score(self) -> float:
         return self.n_targets * self.max_score
+
+    @property
+    def terms(self) -> list[tuple[str, float, float, float]]:
+        """Exact targets at 0 with norm 1 (the a/b problems' scores are capped |values|)."""
+        return [("exact", 0.0, 1.0, self.max_score)] * self.n_targets
 
     def _scores(self, X: np.ndarray, noise: bool) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def evaluate(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X = np.clip(np.atleast_2d(np.asarray(X, dtype=float)), 0.0, 1.0)
-        scores, _ = self._scores(X, noise=True)
+        scores, self.last_values = self._scores(X, noise=True)
         failed = np.zeros(len(X), dtype=bool)
         if getattr(self, "crash_rate", 0.0) > 0:
             failed = self.crash_rng.random(len(X)) < self.crash_rate
@@ -60,7 +70,8 @@ class Problem:
 class RotatedEllipsoid(Problem):
     """(a) smooth unimodal: d exact targets on rotated linear features, axis ratio 1000.
 
-    score_i = min(M, w_i |(R (x - x*))_i|), w_i = 0.2 * 1000^(i / (d - 1)).
+    score_i = min(M, w_i |(R (x - x*))_i|), w_i = 0.2 * 1000^(i / (d - 1)); the value of target
+    i is w_i (R (x - x*))_i (an exact target 0, norm 1).
     """
 
     name = "a_ellipsoid"
@@ -74,13 +85,15 @@ class RotatedEllipsoid(Problem):
         self.w = 0.2 * 1000.0 ** (np.arange(self.dim) / (self.dim - 1))
 
     def _scores(self, X, noise):
-        z = (X - self.xopt) @ self.R.T
-        return np.minimum(self.max_score, self.w * np.abs(z)), None
+        v = self.w * ((X - self.xopt) @ self.R.T)
+        return np.minimum(self.max_score, np.abs(v)), v
 
 
 class RotatedRastrigin(Problem):
     """(b) multimodal: d Rastrigin-like targets on rotated features (about 5 local minima per
-    axis across the box), score_i = min(M, z_i^2 + 2 (1 - cos 2 pi z_i)), z = 8 R (x - x*)."""
+    axis across the box), score_i = min(M, z_i^2 + 2 (1 - cos 2 pi z_i)), z = 8 R (x - x*); the
+    value of target i is z_i^2 + 2 (1 - cos 2 pi z_i) (an exact target 0, norm 1: only its
+    target is known to simtune, not the rotated features)."""
 
     name = "b_rastrigin"
     dim = n_targets = 10
@@ -93,7 +106,8 @@ class RotatedRastrigin(Problem):
 
     def _scores(self, X, noise):
         z = 8.0 * (X - self.xopt) @ self.R.T
-        return np.minimum(self.max_score, z**2 + 2.0 * (1.0 - np.cos(2 * np.pi * z))), None
+        v = z**2 + 2.0 * (1.0 - np.cos(2 * np.pi * z))
+        return np.minimum(self.max_score, v), v
 
 
 class RateModel(Problem):
@@ -133,6 +147,11 @@ class RateModel(Problem):
         self.norm = 0.04 * np.abs(self.target) + 0.05
         self.noise_rng = np.random.default_rng([seed, 4])
         self.crash_rng = np.random.default_rng([seed, 5])
+
+    @property
+    def terms(self):
+        return [("exact", float(t), float(n), self.max_score)
+                for t, n in zip(self.target, self.norm)]
 
     def features(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.lo + X * (self.hi - self.lo)
@@ -185,6 +204,7 @@ class RateModel(Problem):
         f, run = self.features(X)
         eps = self.noise_sd * self.noise_rng.standard_normal(f.shape)
         scores = self._measured_scores(f, run, eps)
+        self.last_values = np.where(run[:, None], np.nan, f + eps * self.norm)
         failed = np.zeros(len(X), dtype=bool)
         if self.crash_rate > 0:
             failed = self.crash_rng.random(len(X)) < self.crash_rate
@@ -278,6 +298,11 @@ class V1Sheet(Problem):
         self.norm = np.array([s["norm"] for s in self.specs])
         self.crash_rng = np.random.default_rng([seed, 5])
 
+    @property
+    def terms(self):
+        return [("exact", float(t), float(n), self.max_score)
+                for t, n in zip(self.target, self.norm)]
+
     def values(self, x: np.ndarray) -> tuple[np.ndarray, bool, float]:
         """The nine target values at ``x`` (NaN where undefined), the explosion flag, and the
         spontaneous E rate."""
@@ -302,12 +327,13 @@ class V1Sheet(Problem):
         spont = vals[0] if np.isfinite(vals[0]) else 0.0
         return vals, exploded, float(spont)
 
-    def _score_one(self, x: np.ndarray) -> np.ndarray:
+    def _score_one(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scores and values at ``x`` (an exploded run: every value undefined)."""
         vals, exploded, _ = self.values(x)
         if exploded:
-            return np.full(self.n_targets, self.max_score)
+            return np.full(self.n_targets, self.max_score), np.full(self.n_targets, np.nan)
         s = np.abs(vals - self.target) / self.norm
-        return np.where(np.isfinite(s), np.minimum(self.max_score, s), self.max_score)
+        return np.where(np.isfinite(s), np.minimum(self.max_score, s), self.max_score), vals
 
     def evaluate_with_truth(self, X):
         X = np.clip(np.atleast_2d(np.asarray(X, dtype=float)), 0.0, 1.0)
@@ -315,8 +341,9 @@ class V1Sheet(Problem):
         if self.crash_rate > 0:
             failed = self.crash_rng.random(len(X)) < self.crash_rate
         scores = np.full((len(X), self.n_targets), self.max_score)
+        self.last_values = np.full((len(X), self.n_targets), np.nan)
         for i in np.flatnonzero(~failed):  # a crashed job costs nothing here
-            scores[i] = self._score_one(X[i])
+            scores[i], self.last_values[i] = self._score_one(X[i])
         totals = scores.sum(axis=1)
         return totals, scores, failed, totals.copy()
 
@@ -324,7 +351,8 @@ class V1Sheet(Problem):
         return self.evaluate_with_truth(X)[:3]
 
     def _scores(self, X, noise):
-        return np.array([self._score_one(x) for x in X]), None
+        out = [self._score_one(x) for x in X]
+        return np.array([s for s, _ in out]), np.array([v for _, v in out])
 
 
 class CrashingV1Sheet(V1Sheet):

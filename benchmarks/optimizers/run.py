@@ -42,7 +42,8 @@ def run_one(problem: str, optimizer: str, seed: int, budget: int, batch: int) ->
     factory, _ = OPTIMIZERS[optimizer]
     np.random.seed(seed)
     opt = factory(dim=prob.dim, seed=seed, budget=budget, batch=batch,
-                  total_max_score=prob.total_max_score, n_targets=prob.n_targets)
+                  total_max_score=prob.total_max_score, n_targets=prob.n_targets,
+                  terms=prob.terms)
     seen: dict[bytes, list[float]] = {}
     true_of: dict[bytes, float] = {}
     best_key, best_mean = None, np.inf
@@ -54,7 +55,10 @@ def run_one(problem: str, optimizer: str, seed: int, budget: int, batch: int) ->
         t_opt += time.perf_counter() - t0
         totals, scores, failed, true = prob.evaluate_with_truth(X)
         t0 = time.perf_counter()
-        opt.tell(X, totals, failed, scores)
+        if getattr(opt, "wants_values", False):  # simtune's composite surrogate
+            opt.tell(X, totals, failed, scores, values=prob.last_values)
+        else:
+            opt.tell(X, totals, failed, scores)
         t_opt += time.perf_counter() - t0
         for x, v, tr, f in zip(X, totals, true, failed):
             n += 1
@@ -174,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = (a.problems.split(",") if a.problems else
                 [p for p in PROBLEMS if not getattr(PROBLEMS[p], "needs_simtune", False)])
     # the experiments (restart / re-evaluation wrappers) only when named with --optimizers
-    opts = [o for o in OPTIMIZERS if "stalled" not in o and "re-evaluate" not in o]
+    opts = [o for o in OPTIMIZERS if "stalled" not in o and "re-evaluate" not in o
+            and not o.startswith("tuning:")]
     if a.optimizers:
         opts = list(OPTIMIZERS)
         keys = a.optimizers.split(",")

@@ -139,7 +139,8 @@ def _try_cma(oc: OptimizerConfig, dim: int) -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                opt = make_optimizer(dataclasses.replace(oc, cma_options=options),
+                opt = make_optimizer(dataclasses.replace(oc, cma_options=options,
+                                                         surrogate="none"),
                                      [0.5] * dim, 1.0, Path(tmp))
                 xs = opt.ask_batch(oc.offspring_size)
                 values = np.linspace(0.1, 0.9, len(xs)).tolist()
@@ -222,8 +223,7 @@ def config_from_dict(raw: Any, base_dir: str | os.PathLike[str] = ".",
     if (optimizer.algorithm == "nsga2" and optimizer.popsize is not None
             and optimizer.popsize < 2):
         raise ConfigError("optimizer.popsize", "null or >= 2", optimizer.popsize)
-    if (optimizer.algorithm == "cma" and optimizer.surrogate == "lq"
-            and optimizer.screen_factor > 1 and optimizer.popsize is not None
+    if (optimizer.algorithm == "cma" and optimizer.screens and optimizer.popsize is not None
             and optimizer.popsize <= optimizer.offspring_size):
         raise ConfigError("optimizer.popsize", f"null or > offspring_size "
                           f"({optimizer.offspring_size}) when screen_factor > 1 pre-screens",

@@ -159,9 +159,11 @@ class OptimizerConfig:
         "target an objective (`simtune export --pareto`, the report's Pareto figure)",
         check=_one_of("cma", "nsga2"))
     surrogate: str = option(
-        "lq", "pycma's linear-quadratic model of the per-target scores; once it is a full "
-        "quadratic its minimiser is offered to CMA (`inject_model_optimum`) and it can "
-        "pre-screen candidates (`screen_factor`)", check=_one_of("lq", "none"))
+        "lq", "`lq`: pycma's linear-quadratic model of the summed squared target scores; "
+        "`composite`: a model of each target's value composed through the exact score "
+        "function, undefined values and runaways as a feasibility region (docs/optimizer.md); "
+        "`none`. The model's best point is offered to CMA (`inject_model_optimum`) and it can "
+        "pre-screen candidates (`screen_factor`)", check=_one_of("lq", "composite", "none"))
     screen_factor: float = option(
         1.0, "sample this many times the batch and simulate the points the model rates best "
         "(1 = no screening; measured no gain, docs/optimizer.md)",
@@ -177,6 +179,11 @@ class OptimizerConfig:
     incpopsize: float = option(2.0, "population factor per restart",
                                check=(lambda v: 1 <= v <= 10, "a number in [1, 10]"))
 
+    @property
+    def screens(self) -> bool:
+        """Whether a surrogate pre-screens (``screen_factor > 1`` with a model)."""
+        return self.surrogate != "none" and self.screen_factor > 1
+
     def cma_popsize(self) -> int:
         """The CMA population: ``popsize``, else ``screen_factor x batch`` when pre-screening,
         else half the batch (two CMA generations per batch; docs/optimizer.md), the whole batch
@@ -184,7 +191,7 @@ class OptimizerConfig:
         batch = self.offspring_size
         if self.popsize:
             return int(self.popsize)
-        if self.surrogate == "lq" and self.screen_factor > 1:
+        if self.screens:
             return max(batch + 1, int(round(self.screen_factor * batch)))
         return batch // 2 if batch >= 8 else max(batch, 4)
 
@@ -316,6 +323,11 @@ class TargetConfig:
     max_score: float
     sheet_name: str | None
     options: dict[str, Any]
+
+    def term(self) -> tuple[str, Any, float, float]:
+        """``(kind, target_value, norm, max_score)``: how the target scores its value (the
+        composite surrogate's terms)."""
+        return self.kind, self.target_value, self.norm, self.max_score
 
     def spec(self) -> dict[str, Any]:
         """The JSON-able mapping the worker builds this target from."""

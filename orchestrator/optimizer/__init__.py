@@ -2,6 +2,7 @@
 
 * :mod:`.cma` -- pycma's CMA-ES with the lq surrogate, pre-screening and IPOP restarts (default);
 * :mod:`.nsga2` -- DEAP's NSGA-II, every target an objective;
+* :mod:`.composite` -- the composite surrogate: a model per target's value, composed exactly;
 * :mod:`.failure` -- what a failed evaluation is told (``failure_policy``);
 * :mod:`._base` -- the :class:`Optimizer` protocol the controller drives.
 """
@@ -22,17 +23,20 @@ __all__ = ["FAILURE_POLICIES", "IGNORED_STOPS", "CMAOptimizer", "NSGA2Optimizer"
 
 
 def make_optimizer(oc: Any, x0: Sequence[float], total_max_score: float, log_dir: Path,
-                   n_targets: int | None = None) -> Optimizer:
+                   n_targets: int | None = None,
+                   terms: Sequence[tuple[str, Any, float, float]] | None = None) -> Optimizer:
     """Build the optimizer an :class:`~orchestrator.config.OptimizerConfig` describes (its
-    population: :meth:`~orchestrator.config.OptimizerConfig.cma_popsize`)."""
+    population: :meth:`~orchestrator.config.OptimizerConfig.cma_popsize`). ``terms``: each
+    target's ``(kind, target_value, norm, max_score)`` (``TargetConfig.term``), which the
+    composite surrogate composes."""
     if oc.algorithm == "nsga2":
         return NSGA2Optimizer(x0, oc.sigma, oc.popsize or int(oc.offspring_size), oc.seed,
                               total_max_score, n_targets)
-    screen = oc.surrogate == "lq" and oc.screen_factor > 1
     return CMAOptimizer(x0, oc.sigma, oc.cma_popsize(), oc.seed, total_max_score, log_dir,
                         oc.cma_options, oc.failure_policy, oc.stop_on_convergence,
                         surrogate=oc.surrogate, inject_model_optimum=oc.inject_model_optimum,
-                        screen=screen, restarts=oc.restarts, incpopsize=oc.incpopsize)
+                        screen=oc.screens, restarts=oc.restarts, incpopsize=oc.incpopsize,
+                        terms=terms)
 
 
 def optimizer_from_state(blob: bytes) -> Optimizer:

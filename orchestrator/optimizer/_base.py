@@ -21,7 +21,8 @@ class Optimizer(Protocol):
     """Batched ask/tell in ``[0, 1]^dim``.
 
     ``ask_batch(n)`` returns ``n`` points; ``tell_batch`` takes their totals, failure reasons
-    (``None`` if ok) and per-target scores in the same order, before the next ask. ``state()``
+    (``None`` if ok), per-target scores, values (NaN where undefined) and their spread over
+    seeds in the same order, before the next ask. ``state()``
     is bytes from which ``optimizer_from_state`` restores an optimizer that asks exactly the
     points this one would.
     """
@@ -42,7 +43,9 @@ class Optimizer(Protocol):
 
     def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
                    reasons: Sequence[Reason | None],
-                   scores: Sequence[Sequence[float]] | None = None) -> list[float]: ...
+                   scores: Sequence[Sequence[float]] | None = None,
+                   values: Sequence[Sequence[float]] | None = None,
+                   value_std: Sequence[Sequence[float] | None] | None = None) -> list[float]: ...
 
     def stop_reasons(self) -> dict[str, Any]: ...
 

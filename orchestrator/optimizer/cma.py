@@ -19,6 +19,10 @@ sometimes failing, noisy simulations (see docs/optimizer.md for the measurements
   ``screen_factor > 1`` it also pre-screens: a CMA population of ``screen_factor x batch`` is
   sampled, the ``batch`` most promising are simulated, and CMA is told the screened-out points
   ranked behind them in the model's order.
+* **composite surrogate** (``surrogate: composite``): a model of each target's value composed
+  through the exact score function (:mod:`orchestrator.optimizer.composite`), used the same
+  ways: its best point within the search distribution injected once per batch, pre-screening,
+  the imputation of crashes. It needs the values: ``tell_batch(..., values=...)``.
 * **restarts** (``restarts``, off by default): IPOP-CMA-ES -- when pycma's own stop criteria
   fire, a new CMA-ES from a uniform random point with ``incpopsize`` times the population.
 * **failures**: :mod:`orchestrator.optimizer.failure` decides what a runaway and a crash are told
@@ -35,17 +39,20 @@ exactly the points the uninterrupted run asks.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import cma
 import cma.fitness_models
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
+from orchestrator.optimizer.composite import CompositeModel
 from orchestrator.optimizer.failure import FAILURE_POLICIES, Kind, impute, kind_of, runaway_value
 from simtune_core.record import Reason
 
@@ -58,7 +65,35 @@ IGNORED_STOPS = frozenset({"tolflatfitness", "maxiter", "maxfevals"})
 
 #: samples from the search distribution the model picks its candidate from (no PD Hessian)
 MODEL_CANDIDATES = 1000
-SURROGATES = ("lq", "none")
+SURROGATES = ("lq", "composite", "none")
+#: the composite model's candidate is injected only while its predictions of the last group
+#: ranked the observed totals with at least this Kendall tau (a model that cannot rank the
+#: landscape -- a multimodal one -- must not pull the CMA mean)
+TAU_MIN = 0.4
+#: weight of the newest group in the smoothed tau (1 = the last group alone)
+TAU_SMOOTH = 1.0
+#: one target's scoring for the composite surrogate: (kind, target_value, norm, max_score)
+Term = tuple[str, Any, float, float]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_BLAS: list[ThreadpoolController] = []
+
+
+def one_blas_thread(fn: _F) -> _F:
+    """Run ``fn`` with one BLAS thread: the models' matrices are at most a few hundred wide,
+    where a second thread only spins -- on a loaded two-core machine a 105 x 105 solve took
+    70 ms with OpenBLAS's two threads and 0.3 ms with one (benchmarks/bench_surrogate_cost.py).
+    threadpoolctl limits the BLAS libraries loaded in the process (NumPy's and SciPy's)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not _BLAS:
+            import scipy.optimize  # noqa: F401 -- load SciPy's BLAS before it is inspected
+
+            _BLAS.append(ThreadpoolController())
+        with _BLAS[0].limit(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 class CMAOptimizer:
@@ -80,7 +115,8 @@ class CMAOptimizer:
     log_dir
         Where pycma may write files (``verb_filenameprefix``).
     surrogate
-        ``"lq"`` (pre-screen with pycma's LQModel) or ``"none"``.
+        ``"lq"`` (pycma's LQModel of the summed squared scores), ``"composite"`` (a model of
+        each target's value, :mod:`.composite`; needs ``terms``) or ``"none"``.
     inject_model_optimum
         With the surrogate: inject the full quadratic model's minimiser into each generation.
     """
@@ -101,11 +137,14 @@ class CMAOptimizer:
         screen: bool = False,
         restarts: int = 0,
         incpopsize: float = 2.0,
+        terms: Sequence[Term] | None = None,
     ) -> None:
         if failure_policy not in FAILURE_POLICIES:
             raise ValueError(f"failure_policy must be one of {FAILURE_POLICIES}")
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {SURROGATES}")
+        if surrogate == "composite" and not terms:
+            raise ValueError("surrogate 'composite' needs the targets' terms")
         given = dict(cma_options or {})
         given.update({
             "seed": int(seed) if seed else 1234567,  # pycma treats 0 as "random"
@@ -135,7 +174,10 @@ class CMAOptimizer:
         self.stop_on_convergence = stop_on_convergence
         self.surrogate = surrogate
         self.inject_model_optimum = bool(inject_model_optimum)
-        self.model = cma.fitness_models.LQModel() if surrogate == "lq" else None
+        self.terms: list[Term] = [tuple(t) for t in terms or ()]  # type: ignore[misc]
+        self.model: Any = self._new_model()
+        self.model_tau: float | None = None  # the composite model's rank accuracy (Kendall tau)
+        self.tau_min, self.tau_smooth = TAU_MIN, TAU_SMOOTH
         self.screen = bool(screen) and self.model is not None
         self._pending: dict[str, Any] | None = None  # screening: the CMA generation in flight
         self._open: list[dict[str, Any]] = []  # no screening: CMA generations not yet told
@@ -143,7 +185,7 @@ class CMAOptimizer:
         self._told_since_ask = False
         self._injected = False
         self._queue: list[np.ndarray] = []  # async: samples of the current generation not asked
-        self._async_buffer: list[tuple[np.ndarray, float, Reason | None, list[float] | None]] = []
+        self._async_buffer: list[tuple[Any, ...]] = []
         self._async_out = 0  # async: points asked and not yet told
         self.n_told = 0
         self.inject_types: tuple[str, ...] = ("full",)
@@ -157,7 +199,14 @@ class CMAOptimizer:
     def dim(self) -> int:
         return int(self.es.N)
 
+    def _new_model(self) -> Any:
+        if self.surrogate == "composite":
+            return CompositeModel(self.terms, self.dim)
+        return cma.fitness_models.LQModel() if self.surrogate == "lq" else None
+
     def _model_ready(self) -> bool:
+        if isinstance(self.model, CompositeModel):
+            return self.model.ready
         return self.model is not None and self.model.size >= self.dim + 2
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -169,6 +218,7 @@ class CMAOptimizer:
         """One batch of ``popsize`` points (no pre-screening)."""
         return self.ask_batch(self.popsize)
 
+    @one_blas_thread
     def ask_batch(self, n: int) -> list[np.ndarray]:
         """``n`` points to evaluate in parallel (the controller's generation).
 
@@ -238,15 +288,19 @@ class CMAOptimizer:
 
     def _told_values(self, xs: list[np.ndarray], totals: list[float],
                      reasons: Sequence[Reason | None],
-                     scores: Sequence[Sequence[float]] | None) -> list[float]:
+                     scores: Sequence[Sequence[float]] | None,
+                     values: Sequence[Sequence[float]] | None = None,
+                     value_std: Sequence[Sequence[float] | None] | None = None) -> list[float]:
         """What CMA is told for a group of results (a batch, or an async update's group): the
         surrogate learns the ok ones, the failure policy decides the others."""
         kinds = [kind_of(t, r, self.total_max_score) for t, r in zip(totals, reasons)]
+        if isinstance(self.model, CompositeModel):
+            self._learn_values(xs, totals, kinds, reasons, values, value_std)
         # the surrogate learns from the successful, uncapped evaluations only; it models the sum
         # of squared target scores (smooth where the targets' values are; the capped sum |t-v|/n
         # is a cone a quadratic fits badly), or the squared total without per-target scores
         ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
-        if self.model is not None:
+        if self.model is not None and not isinstance(self.model, CompositeModel):
             for i in ok:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -262,20 +316,48 @@ class CMAOptimizer:
                         fit[i] = value
         return fit
 
+    def _learn_values(self, xs: list[np.ndarray], totals: list[float], kinds: list[Kind],
+                      reasons: Sequence[Reason | None],
+                      values: Sequence[Sequence[float]] | None,
+                      value_std: Sequence[Sequence[float] | None] | None) -> None:
+        """The composite model learns every evaluation that is not a crash: a finished one its
+        values (NaN where undefined), a runaway failure all values undefined."""
+        assert isinstance(self.model, CompositeModel)
+        if values is None:
+            raise ValueError("surrogate 'composite' needs each evaluation's target values "
+                             "(tell_batch(..., values=...))")
+        ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
+        tau = self.model.rank_accuracy(np.asarray([xs[i] for i in ok]).reshape(-1, self.dim),
+                                       np.asarray([totals[i] for i in ok]))
+        if tau is not None:  # smoothed over groups: one noisy group must not switch it off
+            self.model_tau = tau if self.model_tau is None else (
+                self.tau_smooth * tau + (1 - self.tau_smooth) * self.model_tau)
+        for i, k in enumerate(kinds):
+            if k is Kind.CRASH:
+                continue
+            finished = reasons[i] is None
+            self.model.add(xs[i], values[i] if finished else None,
+                           value_std[i] if finished and value_std is not None else None)
+
+    @one_blas_thread
     def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
                    reasons: Sequence[Reason | None],
-                   scores: Sequence[Sequence[float]] | None = None) -> list[float]:
+                   scores: Sequence[Sequence[float]] | None = None,
+                   values: Sequence[Sequence[float]] | None = None,
+                   value_std: Sequence[Sequence[float] | None] | None = None) -> list[float]:
         """Tell the results of the batch from :meth:`ask_batch` (same order).
 
         ``reasons`` holds each evaluation's failure reason (``None`` if it is ok): runaways and
         crashes are told as the failure policy says (:mod:`orchestrator.optimizer.failure`).
         ``scores`` (per-target scores, same order) feed the surrogate: it models the sum of their
-        squares, which is smoother than the capped total.
+        squares, which is smoother than the capped total. ``values`` (each target's value, NaN
+        where undefined) and ``value_std`` (their spread over seeds, or None) feed the
+        composite surrogate.
         Returns the fitness values told for the evaluated points.
         """
         xs = [np.asarray(x, dtype=float) for x in xs]
         totals = [float(t) for t in totals]
-        fit = self._told_values(xs, totals, reasons, scores)
+        fit = self._told_values(xs, totals, reasons, scores, values, value_std)
         self._injected = False  # the model has new data: its next candidate is a new point
         batch, self._batch = self._batch, None
         pend, self._pending = self._pending, None
@@ -297,6 +379,7 @@ class CMAOptimizer:
         return fit
 
     # -- asynchronous mode ----------------------------------------------------------------------
+    @one_blas_thread
     def ask_one(self) -> np.ndarray:
         """One point for a slot that just freed (``optimizer.mode: async``): the next sample of
         the current CMA generation, a new generation drawn from the current distribution (with
@@ -306,8 +389,10 @@ class CMAOptimizer:
         self._async_out += 1
         return self._queue.pop(0)
 
+    @one_blas_thread
     def tell_one(self, x: np.ndarray, total: float, reason: Reason | None,
-                 scores: Sequence[float] | None = None) -> list[float] | None:
+                 scores: Sequence[float] | None = None, values: Sequence[float] | None = None,
+                 value_std: Sequence[float] | None = None) -> list[float] | None:
         """Take one finished evaluation (any point, in the order results arrive).
 
         Results are told to pycma ``popsize`` at a time in arrival order, whichever points they
@@ -316,15 +401,20 @@ class CMAOptimizer:
         completed an update, else ``None``.
         """
         self._async_buffer.append((np.asarray(x, dtype=float), float(total), reason,
-                                   None if scores is None else list(scores)))
+                                   None if scores is None else list(scores),
+                                   None if values is None else list(values),
+                                   None if value_std is None else list(value_std)))
         self._async_out = max(self._async_out - 1, 0)
         if len(self._async_buffer) < self.popsize:
             return None
         group, self._async_buffer = self._async_buffer, []
         xs = [g[0] for g in group]
         sc = [g[3] for g in group if g[3] is not None]
+        vals = [g[4] for g in group if g[4] is not None]
         fit = self._told_values(xs, [g[1] for g in group], [g[2] for g in group],
-                                sc if len(sc) == len(group) else None)
+                                sc if len(sc) == len(group) else None,
+                                vals if len(vals) == len(group) else None,
+                                [g[5] for g in group])
         self._injected = False
         self._tell_es(np.asarray(xs), np.asarray(fit))
         self.n_told += len(xs)
@@ -351,8 +441,8 @@ class CMAOptimizer:
         opts["seed"] = int(opts["seed"]) + 1000 * self.n_restarts
         x0 = np.random.default_rng([int(opts["seed"]), 11]).random(self.dim)
         self.es = cma.CMAEvolutionStrategy(x0, self._sigma0, opts)
-        if self.model is not None:
-            self.model = cma.fitness_models.LQModel()
+        self.model = self._new_model()
+        self.model_tau = None
         self._told_since_ask = False
         log.info("CMA-ES restart %d (%s): population %d", self.n_restarts,
                  ", ".join(stop), self.popsize)
@@ -380,6 +470,17 @@ class CMAOptimizer:
         ``MODEL_CANDIDATES`` samples from the current search distribution (the trust region) is
         offered instead."""
         m = self.model
+        if isinstance(m, CompositeModel):
+            if not m.ready or (self.model_tau is not None and self.model_tau < self.tau_min):
+                return
+            rng = np.random.default_rng([int(self.es.opts["seed"]), self.generation, 7])
+            try:
+                x = m.candidate(np.asarray(self.es.mean, dtype=float), self.sigma,
+                                np.asarray(self.es.C, dtype=float), rng, MODEL_CANDIDATES)
+            except np.linalg.LinAlgError:
+                return
+            self.es.inject([x], force=True)
+            return
         if m is None or not set(m.types) & set(self.inject_types) or m.size < 2 * self.dim + 2:
             return
         try:
@@ -454,7 +555,8 @@ _STATE_DEFAULTS: dict[str, Any] = {
     "_open": [], "_batch": None, "_told_since_ask": False, "_injected": False,
     "n_told": 0, "inject_types": ("full",), "restarts_left": 0, "incpopsize": 2.0,
     "n_restarts": 0, "_iter_offset": 0, "_sigma0": 1 / 6, "_cma_opts": {},
-    "_queue": [], "_async_buffer": [], "_async_out": 0,
+    "_queue": [], "_async_buffer": [], "_async_out": 0, "terms": [],
+    "model_tau": None, "tau_min": TAU_MIN, "tau_smooth": TAU_SMOOTH,
 }
 
 

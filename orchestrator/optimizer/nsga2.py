@@ -122,9 +122,12 @@ class NSGA2Optimizer:
 
     def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
                    reasons: Sequence[Reason | None],
-                   scores: Sequence[Sequence[float]] | None = None) -> list[float]:
+                   scores: Sequence[Sequence[float]] | None = None,
+                   values: Sequence[Sequence[float]] | None = None,
+                   value_std: Sequence[Sequence[float] | None] | None = None) -> list[float]:
         """Merge the batch with the parents and keep the best ``popsize`` (rank, crowding).
-        Returns the totals as told (a failure's is ``total_max_score``)."""
+        Returns the totals as told (a failure's is ``total_max_score``). ``values`` and
+        ``value_std`` are not used (the scores are the objectives)."""
         from deap import tools
 
         objs = [self._objectives(t, r is not None, None if scores is None else scores[i])

@@ -26,13 +26,16 @@ def _oc(**kw):
     return dataclasses.replace(OptimizerConfig(offspring_size=BATCH, seed=3), **kw)
 
 
-def _make(tmp_path, **kw):
-    np.random.seed(12345)  # pycma reseeds from its seed option anyway
-    return make_optimizer(_oc(**kw), np.full(DIM, 0.5), DIM * M, tmp_path, n_targets=DIM)
-
-
 XOPT = np.linspace(0.25, 0.75, DIM)
 W = 10.0 ** np.linspace(0, 2, DIM)
+#: the targets as the composite surrogate sees them: value i is x_i, exact XOPT_i, norm 1/W_i
+TERMS = [("exact", float(t), float(1 / w), M) for t, w in zip(XOPT, W)]
+
+
+def _make(tmp_path, **kw):
+    np.random.seed(12345)  # pycma reseeds from its seed option anyway
+    return make_optimizer(_oc(**kw), np.full(DIM, 0.5), DIM * M, tmp_path, n_targets=DIM,
+                          terms=TERMS)
 
 
 def _scores(x):
@@ -49,19 +52,22 @@ def _run(opt, gens, fail=lambda g, i: False):
         failed = [fail(g, i) for i in range(BATCH)]
         totals = [DIM * M if f else float(s.sum()) for s, f in zip(sc, failed)]
         opt.tell_batch(xs, totals, [Reason.CRASHED if f else None for f in failed],
-                       [list(s) for s in sc])
+                       [list(s) for s in sc], [list(x) for x in xs])
     return asked
 
 
 @pytest.mark.parametrize("kw", [{}, {"surrogate": "none"}, {"screen_factor": 2.0},
-                                {"algorithm": "nsga2"}])
+                                {"algorithm": "nsga2"}, {"surrogate": "composite"},
+                                {"surrogate": "composite", "screen_factor": 2.0}])
 def test_same_seed_same_points(tmp_path, kw):
     a = _run(_make(tmp_path, **kw), 6)
     b = _run(_make(tmp_path, **kw), 6)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-@pytest.mark.parametrize("kw", [{}, {"screen_factor": 2.0}, {"algorithm": "nsga2"}])
+@pytest.mark.parametrize("kw", [{}, {"screen_factor": 2.0}, {"algorithm": "nsga2"},
+                                {"surrogate": "composite"},
+                                {"surrogate": "composite", "screen_factor": 2.0}])
 def test_resume_from_state_mid_run_asks_the_same_points(tmp_path, kw):
     full = _run(_make(tmp_path, **kw), 10)
     opt = _make(tmp_path, **kw)

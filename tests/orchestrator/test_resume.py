@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from orchestrator import load_results
 from orchestrator.cli import main
@@ -38,9 +39,10 @@ def _wait_for(pred, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_kill9_mid_generation_then_resume(write_config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("surrogate", ["lq", "composite"])
+def test_kill9_mid_generation_then_resume(write_config, tmp_path: Path, surrogate: str) -> None:
     cfg = write_config(
-        optimizer={"offspring_size": 6, "max_ngen": 3, "seed": 11},
+        optimizer={"offspring_size": 6, "max_ngen": 3, "seed": 11, "surrogate": surrogate},
         executor={"max_parallel": 2},
         evaluator={"kind": "python", "function": "tests.helpers.sims:rate_sheet",
                    "options": {"sleep_s": 0.4}},
