@@ -257,9 +257,9 @@ def _windowed(s: Simtune, window: float, min_ratio: float) -> Simtune:
 OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "simtune (default)": (lambda **k: Simtune(**k), False),
     "simtune, no surrogate": (lambda **k: Simtune(**k, surrogate="none"), False),
-    "simtune, composite surrogate": (lambda **k: Simtune(**k, surrogate="composite"), False),
-    "simtune, composite surrogate without the rank gate": (
-        lambda **k: _ungated(Simtune(**k, surrogate="composite")), False),
+    "simtune, lq surrogate (previous default)": (lambda **k: Simtune(**k, surrogate="lq"),
+                                                 False),
+    "simtune, without the rank gate": (lambda **k: _ungated(Simtune(**k)), False),
     # tuning of the composite model's constants (on seeds 20-29, apart from the reported 0-19;
     # docs/optimizer.md); only with --optimizers tuning:
     **{f"tuning: composite, gate {t}, smoothing {w}": (

@@ -43,7 +43,7 @@ def _optimizer(prob, seed: int, workers: int, mode: str):
     oc = dataclasses.replace(OptimizerConfig(offspring_size=workers, seed=seed), mode=mode)
     np.random.seed(seed)
     return make_optimizer(oc, np.full(prob.dim, 0.5), prob.total_max_score,
-                          Path(tempfile.mkdtemp()), n_targets=prob.n_targets)
+                          Path(tempfile.mkdtemp()), n_targets=prob.n_targets, terms=prob.terms)
 
 
 def _durations(seed: int, n: int, sigma: float) -> np.ndarray:
@@ -78,7 +78,7 @@ def generational(name: str, seed: int, workers: int, budget: int,
         t = float(finish.max())
         n += k
         opt.tell_batch(list(X), list(totals), [Reason.CRASHED if f else None for f in failed],
-                       [list(s) for s in scores])
+                       [list(s) for s in scores], [list(v) for v in prob.last_values])
     return (*inc.hit, True) if inc.hit else (t, budget, False)
 
 
@@ -100,7 +100,7 @@ def asynchronous(name: str, seed: int, workers: int, budget: int,
         told += 1
         inc.see(totals[0], true[0], bool(failed[0]), t, told)
         opt.tell_one(x, float(totals[0]), Reason.CRASHED if failed[0] else None,
-                     list(scores[0]))
+                     list(scores[0]), list(prob.last_values[0]))
         if asked < budget:
             heapq.heappush(heap, (t + float(dur[asked]), asked, opt.ask_one()))
             asked += 1

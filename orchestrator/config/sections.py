@@ -159,11 +159,12 @@ class OptimizerConfig:
         "target an objective (`simtune export --pareto`, the report's Pareto figure)",
         check=_one_of("cma", "nsga2"))
     surrogate: str = option(
-        "lq", "`lq`: pycma's linear-quadratic model of the summed squared target scores; "
-        "`composite`: a model of each target's value composed through the exact score "
-        "function, undefined values and runaways as a feasibility region (docs/optimizer.md); "
-        "`none`. The model's best point is offered to CMA (`inject_model_optimum`) and it can "
-        "pre-screen candidates (`screen_factor`)", check=_one_of("lq", "composite", "none"))
+        "composite", "`composite`: a model of each target's value composed through the exact "
+        "score function, undefined values and runaways as a feasibility region; `lq`: pycma's "
+        "linear-quadratic model of the summed squared target scores (the previous default; "
+        "measurements in docs/optimizer.md); `none`. The model's best point is offered to CMA "
+        "(`inject_model_optimum`) and it can pre-screen candidates (`screen_factor`)",
+        check=_one_of("lq", "composite", "none"))
     screen_factor: float = option(
         1.0, "sample this many times the batch and simulate the points the model rates best "
         "(1 = no screening; measured no gain, docs/optimizer.md)",

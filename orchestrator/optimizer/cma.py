@@ -323,7 +323,7 @@ class CMAOptimizer:
         """The composite model learns every evaluation that is not a crash: a finished one its
         values (NaN where undefined), a runaway failure all values undefined."""
         assert isinstance(self.model, CompositeModel)
-        if values is None:
+        if values is None and any(k is not Kind.CRASH for k in kinds):
             raise ValueError("surrogate 'composite' needs each evaluation's target values "
                              "(tell_batch(..., values=...))")
         ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
@@ -335,8 +335,8 @@ class CMAOptimizer:
         for i, k in enumerate(kinds):
             if k is Kind.CRASH:
                 continue
-            finished = reasons[i] is None
-            self.model.add(xs[i], values[i] if finished else None,
+            finished = reasons[i] is None and values is not None
+            self.model.add(xs[i], values[i] if finished else None,  # type: ignore[index]
                            value_std[i] if finished and value_std is not None else None)
 
     @one_blas_thread

@@ -172,3 +172,13 @@ def test_async_tell_one_feeds_the_composite_model(tmp_path):
         x = opt.ask_one()
         opt.tell_one(x, _true_total(x), None, None, list(_values(x)[0]))
     assert isinstance(opt.model, CompositeModel) and len(opt.model.X) == opt.popsize
+
+
+def test_the_optimizer_runs_its_models_with_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    from orchestrator.optimizer.cma import one_blas_thread
+
+    seen = one_blas_thread(lambda: [i["num_threads"] for i in threadpool_info()
+                                    if i["user_api"] == "blas"])()
+    assert seen and all(n == 1 for n in seen)

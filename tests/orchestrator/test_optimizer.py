@@ -127,13 +127,14 @@ def _best_after(opt_or_none, evals, seed=0):
         xs = opt_or_none.ask_batch(BATCH)
         sc = [_scores(x) for x in xs]
         opt_or_none.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH,
-                               [list(s) for s in sc])
+                               [list(s) for s in sc], [list(x) for x in xs])
         best = min(best, min(float(s.sum()) for s in sc))
     return best
 
 
-def test_default_converges_on_a_small_ellipsoid(tmp_path):
-    best = _best_after(_make(tmp_path), 300)
+@pytest.mark.parametrize("surrogate", ["composite", "lq"])
+def test_default_converges_on_a_small_ellipsoid(tmp_path, surrogate):
+    best = _best_after(_make(tmp_path, surrogate=surrogate), 300)
     rand = min(_best_after(None, 300, s) for s in range(5))
     # random search with 300 evaluations stays above ~5 (best of five runs); the default
     # reaches (near) the optimum
@@ -183,7 +184,8 @@ def test_default_population_is_half_the_batch_and_a_batch_spans_two_cma_generati
     assert opt.generation == 0
     sc = [_scores(x) for x in xs]
     # the first CMA generation is told as soon as the batch is: two updates per batch
-    opt.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH, [list(s) for s in sc])
+    opt.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH, [list(s) for s in sc],
+                   [list(x) for x in xs])
     assert opt.generation == 2
     # both halves were sampled from the initial distribution around x0, none repeated
     assert len({np.asarray(x).tobytes() for x in xs}) == BATCH
@@ -195,7 +197,8 @@ def test_population_larger_than_batch_spans_batches(tmp_path):
     for _ in range(7):  # 70 evaluations = 10 CMA generations of 7
         xs = opt.ask_batch(BATCH)
         sc = [_scores(x) for x in xs]
-        opt.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH, [list(s) for s in sc])
+        opt.tell_batch(xs, [float(s.sum()) for s in sc], [None] * BATCH, [list(s) for s in sc],
+                   [list(x) for x in xs])
         gens.append(opt.generation)
     # a CMA generation is told only once all its points are: 10, 20, 30... evaluations -> 1, 2, 4
     assert gens == [(10 * (k + 1)) // 7 for k in range(7)]
