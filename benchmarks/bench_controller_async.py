@@ -1,6 +1,6 @@
 """The asynchronous controller's own cost per finished evaluation, with 100 and 1000 in flight.
 
-The controller (``optimizer.mode: async``, CMA-ES with its default lq surrogate) runs in this
+The controller (``optimizer.mode: async``, CMA-ES with its default surrogate) runs in this
 process against a *trickle* executor: every submitted task stays in flight, and each poll
 finishes the ``--per-poll`` oldest ones by running the real worker
 (:func:`evaluators.worker.run_task`, a python evaluator returning one value) in this process;

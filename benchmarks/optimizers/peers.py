@@ -241,15 +241,16 @@ class NevergradOpt:
 def _ungated(s: Simtune, tau_min: float = -2.0, smooth: float | None = None) -> Simtune:
     """Ablation: the composite model's candidate injected whatever its rank accuracy (or with
     another threshold / smoothing of it)."""
-    s.opt.tau_min = tau_min  # type: ignore[attr-defined]
+    s.opt.model.tau_min = tau_min  # type: ignore[attr-defined]
     if smooth is not None:
-        s.opt.tau_smooth = smooth  # type: ignore[attr-defined]
+        s.opt.model.tau_smooth = smooth  # type: ignore[attr-defined]
     return s
 
 
 def _windowed(s: Simtune, window: float, min_ratio: float) -> Simtune:
     """Tuning: the composite model's window and model-type schedule."""
-    s.opt.model.window, s.opt.model.min_ratio = window, min_ratio  # type: ignore[attr-defined]
+    m = s.opt.model.model  # type: ignore[attr-defined]
+    m.window, m.min_ratio = window, min_ratio
     return s
 
 

@@ -11,22 +11,17 @@ sometimes failing, noisy simulations (see docs/optimizer.md for the measurements
   population is half the batch: a batch of 20 is two CMA generations of 10 (the second sampled
   before the first is told, as Optuna's CmaEsSampler does), twice the updates per batch; a
   population larger than the batch spans batches.
-* **surrogate** (``surrogate: lq``, the default): pycma's own lq-CMA-ES model
-  (:class:`cma.fitness_models.LQModel`: linear, then diagonal, then full quadratic) fitted to the
-  successful evaluations. Once per batch its best point is injected into the next CMA generation
-  (pycma's ``inject``; Nevergrad's "MetaModel" idea): the quadratic's minimiser where the Hessian
-  is positive definite, else the model's best of 1000 samples of the search distribution. With
-  ``screen_factor > 1`` it also pre-screens: a CMA population of ``screen_factor x batch`` is
-  sampled, the ``batch`` most promising are simulated, and CMA is told the screened-out points
-  ranked behind them in the model's order.
-* **composite surrogate** (``surrogate: composite``): a model of each target's value composed
-  through the exact score function (:mod:`orchestrator.optimizer.composite`), used the same
-  ways: its best point within the search distribution injected once per batch, pre-screening,
-  the imputation of crashes. It needs the values: ``tell_batch(..., values=...)``.
+* **surrogate** (``surrogate``, :mod:`orchestrator.optimizer.surrogate`): a model learns every
+  told group (``composite``, the default: each target's value composed through the exact score
+  function; ``lq``: pycma's LQModel of the summed squared scores). Once per batch its best point
+  is injected into the next CMA generation (pycma's ``inject``; Nevergrad's "MetaModel" idea).
+  With ``screen_factor > 1`` it also pre-screens: a CMA population of ``screen_factor x batch``
+  is sampled, the ``batch`` most promising are simulated, and CMA is told the screened-out
+  points ranked behind them in the model's order.
 * **restarts** (``restarts``, off by default): IPOP-CMA-ES -- when pycma's own stop criteria
   fire, a new CMA-ES from a uniform random point with ``incpopsize`` times the population.
 * **failures**: :mod:`orchestrator.optimizer.failure` decides what a runaway and a crash are told
-  (``failure_policy``); failed and capped evaluations never fit the surrogate.
+  (``failure_policy``); crashes never fit a surrogate.
 * **stopping**: the run ends at ``max_ngen``; pycma's own criteria (tolx, tolfun, ...) end it only
   with ``stop_on_convergence: true``.
 
@@ -39,21 +34,27 @@ exactly the points the uninterrupted run asks.
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 import math
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Mapping, Sequence
 
 import cma
-import cma.fitness_models
+import cma.evolution_strategy
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from orchestrator.optimizer.composite import CompositeModel
 from orchestrator.optimizer.failure import FAILURE_POLICIES, Kind, impute, kind_of, runaway_value
+from orchestrator.optimizer.surrogate import (
+    SURROGATES,
+    CompositeSurrogate,
+    LQSurrogate,
+    Term,
+    make_surrogate,
+    one_blas_thread,
+)
 from simtune_core.record import Reason
 
 log = logging.getLogger("simtune.optimizer")
@@ -63,37 +64,6 @@ __all__ = ["CMAOptimizer", "IGNORED_STOPS", "SURROGATES"]
 #: pycma stop reasons never honoured (handled by the failure policy or by max_ngen)
 IGNORED_STOPS = frozenset({"tolflatfitness", "maxiter", "maxfevals"})
 
-#: samples from the search distribution the model picks its candidate from (no PD Hessian)
-MODEL_CANDIDATES = 1000
-SURROGATES = ("lq", "composite", "none")
-#: the composite model's candidate is injected only while its predictions of the last group
-#: ranked the observed totals with at least this Kendall tau (a model that cannot rank the
-#: landscape -- a multimodal one -- must not pull the CMA mean)
-TAU_MIN = 0.4
-#: weight of the newest group in the smoothed tau (1 = the last group alone)
-TAU_SMOOTH = 1.0
-#: one target's scoring for the composite surrogate: (kind, target_value, norm, max_score)
-Term = tuple[str, Any, float, float]
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-_BLAS: list[ThreadpoolController] = []
-
-
-def one_blas_thread(fn: _F) -> _F:
-    """Run ``fn`` with one BLAS thread: the models' matrices are at most a few hundred wide,
-    where a second thread only spins -- on a loaded two-core machine a 105 x 105 solve took
-    70 ms with OpenBLAS's two threads and 0.3 ms with one (benchmarks/bench_surrogate_cost.py).
-    threadpoolctl limits the BLAS libraries loaded in the process (NumPy's and SciPy's)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not _BLAS:
-            import scipy.optimize  # noqa: F401 -- load SciPy's BLAS before it is inspected
-
-            _BLAS.append(ThreadpoolController())
-        with _BLAS[0].limit(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
 
 
 class CMAOptimizer:
@@ -143,8 +113,6 @@ class CMAOptimizer:
             raise ValueError(f"failure_policy must be one of {FAILURE_POLICIES}")
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {SURROGATES}")
-        if surrogate == "composite" and not terms:
-            raise ValueError("surrogate 'composite' needs the targets' terms")
         given = dict(cma_options or {})
         given.update({
             "seed": int(seed) if seed else 1234567,  # pycma treats 0 as "random"
@@ -175,9 +143,7 @@ class CMAOptimizer:
         self.surrogate = surrogate
         self.inject_model_optimum = bool(inject_model_optimum)
         self.terms: list[Term] = [tuple(t) for t in terms or ()]  # type: ignore[misc]
-        self.model: Any = self._new_model()
-        self.model_tau: float | None = None  # the composite model's rank accuracy (Kendall tau)
-        self.tau_min, self.tau_smooth = TAU_MIN, TAU_SMOOTH
+        self.model = make_surrogate(surrogate, self.dim, self.terms)
         self.screen = bool(screen) and self.model is not None
         self._pending: dict[str, Any] | None = None  # screening: the CMA generation in flight
         self._open: list[dict[str, Any]] = []  # no screening: CMA generations not yet told
@@ -188,7 +154,6 @@ class CMAOptimizer:
         self._async_buffer: list[tuple[Any, ...]] = []
         self._async_out = 0  # async: points asked and not yet told
         self.n_told = 0
-        self.inject_types: tuple[str, ...] = ("full",)
 
     # -- ask / tell -------------------------------------------------------------------------------
     @property
@@ -199,15 +164,8 @@ class CMAOptimizer:
     def dim(self) -> int:
         return int(self.es.N)
 
-    def _new_model(self) -> Any:
-        if self.surrogate == "composite":
-            return CompositeModel(self.terms, self.dim)
-        return cma.fitness_models.LQModel() if self.surrogate == "lq" else None
-
     def _model_ready(self) -> bool:
-        if isinstance(self.model, CompositeModel):
-            return self.model.ready
-        return self.model is not None and self.model.size >= self.dim + 2
+        return self.model is not None and self.model.ready
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         """The surrogate's predictions for the rows of ``X`` (call only when it is ready)."""
@@ -294,18 +252,9 @@ class CMAOptimizer:
         """What CMA is told for a group of results (a batch, or an async update's group): the
         surrogate learns the ok ones, the failure policy decides the others."""
         kinds = [kind_of(t, r, self.total_max_score) for t, r in zip(totals, reasons)]
-        if isinstance(self.model, CompositeModel):
-            self._learn_values(xs, totals, kinds, reasons, values, value_std)
-        # the surrogate learns from the successful, uncapped evaluations only; it models the sum
-        # of squared target scores (smooth where the targets' values are; the capped sum |t-v|/n
-        # is a cone a quadratic fits badly), or the squared total without per-target scores
+        if self.model is not None:  # (orchestrator/optimizer/surrogate.py: what each learns)
+            self.model.learn(xs, totals, kinds, reasons, scores, values, value_std)
         ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
-        if self.model is not None and not isinstance(self.model, CompositeModel):
-            for i in ok:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self.model.add_data_row(xs[i], _model_value(
-                        totals[i], None if scores is None else scores[i]))
         fit = [self.fitness(x, t, r) for x, t, r in zip(xs, totals, reasons)]
         if self.failure_policy == "impute":
             model = self.model if self._model_ready() else None
@@ -315,29 +264,6 @@ class CMAOptimizer:
                     if value is not None:
                         fit[i] = value
         return fit
-
-    def _learn_values(self, xs: list[np.ndarray], totals: list[float], kinds: list[Kind],
-                      reasons: Sequence[Reason | None],
-                      values: Sequence[Sequence[float]] | None,
-                      value_std: Sequence[Sequence[float] | None] | None) -> None:
-        """The composite model learns every evaluation that is not a crash: a finished one its
-        values (NaN where undefined), a runaway failure all values undefined."""
-        assert isinstance(self.model, CompositeModel)
-        if values is None and any(k is not Kind.CRASH for k in kinds):
-            raise ValueError("surrogate 'composite' needs each evaluation's target values "
-                             "(tell_batch(..., values=...))")
-        ok = [i for i, k in enumerate(kinds) if k is Kind.OK]
-        tau = self.model.rank_accuracy(np.asarray([xs[i] for i in ok]).reshape(-1, self.dim),
-                                       np.asarray([totals[i] for i in ok]))
-        if tau is not None:  # smoothed over groups: one noisy group must not switch it off
-            self.model_tau = tau if self.model_tau is None else (
-                self.tau_smooth * tau + (1 - self.tau_smooth) * self.model_tau)
-        for i, k in enumerate(kinds):
-            if k is Kind.CRASH:
-                continue
-            finished = reasons[i] is None and values is not None
-            self.model.add(xs[i], values[i] if finished else None,  # type: ignore[index]
-                           value_std[i] if finished and value_std is not None else None)
 
     @one_blas_thread
     def tell_batch(self, xs: Sequence[np.ndarray], totals: Sequence[float],
@@ -416,7 +342,11 @@ class CMAOptimizer:
                                 vals if len(vals) == len(group) else None,
                                 [g[5] for g in group])
         self._injected = False
-        self._tell_es(np.asarray(xs), np.asarray(fit))
+        with warnings.catch_warnings():
+            # an injected point that arrives after the update following its ask is told as an
+            # ordinary solution (pycma: "orphanated"): the documented rule for stragglers
+            warnings.simplefilter("ignore", cma.evolution_strategy.InjectionWarning)
+            self._tell_es(np.asarray(xs), np.asarray(fit))
         self.n_told += len(xs)
         before = self.n_restarts
         self._maybe_restart()
@@ -441,8 +371,7 @@ class CMAOptimizer:
         opts["seed"] = int(opts["seed"]) + 1000 * self.n_restarts
         x0 = np.random.default_rng([int(opts["seed"]), 11]).random(self.dim)
         self.es = cma.CMAEvolutionStrategy(x0, self._sigma0, opts)
-        self.model = self._new_model()
-        self.model_tau = None
+        self.model = make_surrogate(self.surrogate, self.dim, self.terms)
         self._told_since_ask = False
         log.info("CMA-ES restart %d (%s): population %d", self.n_restarts,
                  ", ".join(stop), self.popsize)
@@ -463,38 +392,13 @@ class CMAOptimizer:
         self._tell_es(X, F)
 
     def _inject(self) -> None:
-        """Offer the full quadratic model's minimiser (clipped to the box) to the next ask.
-
-        Where the model's Hessian is not positive definite (a saddle or a ridge -- the usual case
-        on multimodal or noisy problems) its minimiser is not defined; the model's best of
-        ``MODEL_CANDIDATES`` samples from the current search distribution (the trust region) is
-        offered instead."""
-        m = self.model
-        if isinstance(m, CompositeModel):
-            if not m.ready or (self.model_tau is not None and self.model_tau < self.tau_min):
-                return
-            rng = np.random.default_rng([int(self.es.opts["seed"]), self.generation, 7])
-            try:
-                x = m.candidate(np.asarray(self.es.mean, dtype=float), self.sigma,
-                                np.asarray(self.es.C, dtype=float), rng, MODEL_CANDIDATES)
-            except np.linalg.LinAlgError:
-                return
-            self.es.inject([x], force=True)
+        """Offer the surrogate's candidate (:mod:`.surrogate`: the model's best point within
+        the search distribution) to the next ask."""
+        if self.model is None:
             return
-        if m is None or not set(m.types) & set(self.inject_types) or m.size < 2 * self.dim + 2:
-            return
-        try:
-            if np.all(np.linalg.eigvalsh(m.hessian) > 0):
-                x = np.clip(np.asarray(m.xopt, dtype=float), 0.0, 1.0)
-            else:
-                rng = np.random.default_rng([int(self.es.opts["seed"]), self.generation, 7])
-                A = np.linalg.cholesky(np.asarray(self.es.C, dtype=float))
-                Z = rng.standard_normal((MODEL_CANDIDATES, self.dim))
-                X = np.clip(np.asarray(self.es.mean) + self.sigma * Z @ A.T, 0.0, 1.0)
-                x = X[int(np.argmin(np.asarray(m.evalpop(X), dtype=float)))]
-        except Exception:  # noqa: BLE001 -- a singular model just injects nothing
-            return
-        if np.all(np.isfinite(x)):
+        rng = np.random.default_rng([int(self.es.opts["seed"]), self.generation, 7])
+        x = self.model.candidate(self.es, rng)
+        if x is not None:
             self.es.inject([x], force=True)
 
     # -- state ------------------------------------------------------------------------------------
@@ -545,7 +449,7 @@ class CMAOptimizer:
         es, model = d.pop("es"), d.pop("model", None)
         self.__dict__.update(d)
         self.es = pickle.loads(es)
-        self.model = None if model is None else pickle.loads(model)
+        self.model = _surrogate_of(None if model is None else pickle.loads(model), self)
         return self
 
 
@@ -553,14 +457,16 @@ class CMAOptimizer:
 _STATE_DEFAULTS: dict[str, Any] = {
     "surrogate": "none", "inject_model_optimum": False, "_pending": None, "screen": False,
     "_open": [], "_batch": None, "_told_since_ask": False, "_injected": False,
-    "n_told": 0, "inject_types": ("full",), "restarts_left": 0, "incpopsize": 2.0,
+    "n_told": 0, "restarts_left": 0, "incpopsize": 2.0,
     "n_restarts": 0, "_iter_offset": 0, "_sigma0": 1 / 6, "_cma_opts": {},
     "_queue": [], "_async_buffer": [], "_async_out": 0, "terms": [],
-    "model_tau": None, "tau_min": TAU_MIN, "tau_smooth": TAU_SMOOTH,
 }
 
 
-def _model_value(total: float, scores: Sequence[float] | None) -> float:
-    if scores is not None and len(scores):
-        return float(np.sum(np.square(np.asarray(scores, dtype=float))))
-    return float(total) ** 2
+def _surrogate_of(model: Any, opt: CMAOptimizer) -> LQSurrogate | CompositeSurrogate | None:
+    """A restored state's surrogate: states of earlier versions hold pycma's bare LQModel."""
+    if model is None or isinstance(model, (LQSurrogate, CompositeSurrogate)):
+        return model
+    if isinstance(model, CompositeModel):
+        return CompositeSurrogate(model)
+    return LQSurrogate(opt.dim, model)

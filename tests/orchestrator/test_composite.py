@@ -135,7 +135,7 @@ def test_crashes_are_not_learned_and_runaways_are_learned_as_undefined(tmp_path)
     reasons[0], reasons[1] = Reason.CRASHED, Reason.EXPLOSION
     totals = [_true_total(x) for x in xs]
     opt.tell_batch(xs, totals, reasons, None, [list(v) for v in V])
-    model = opt.model
+    model = opt.model.model
     assert isinstance(model, CompositeModel)
     assert len(model.X) == 9  # the crash is not a row
     row = next(i for i, x in enumerate(model.X) if np.array_equal(x, xs[1]))
@@ -157,11 +157,11 @@ def test_the_model_candidate_is_injected_while_it_ranks_well(tmp_path):
     opt = _optimizer(tmp_path)
     for _ in range(3):
         _tell(opt, opt.ask_batch(10))
-    assert opt.model_tau > 0.9  # exact linear values: the model ranks new points right
+    assert opt.model.tau > 0.9  # exact linear values: the model ranks new points right
     xs = opt.ask_batch(10)  # a new CMA generation: the model's candidate is its first point
     assert _true_total(xs[0]) < min(_true_total(x) for x in xs[1:])
     _tell(opt, xs)
-    opt.model_tau = -1.0  # a model that ranked the last group wrongly offers nothing
+    opt.model.tau = -1.0  # a model that ranked the last group wrongly offers nothing
     xs = opt.ask_batch(10)
     assert _true_total(xs[0]) > 1e-3
 
@@ -171,13 +171,14 @@ def test_async_tell_one_feeds_the_composite_model(tmp_path):
     for _ in range(opt.popsize):
         x = opt.ask_one()
         opt.tell_one(x, _true_total(x), None, None, list(_values(x)[0]))
-    assert isinstance(opt.model, CompositeModel) and len(opt.model.X) == opt.popsize
+    assert isinstance(opt.model.model, CompositeModel)
+    assert len(opt.model.model.X) == opt.popsize
 
 
 def test_the_optimizer_runs_its_models_with_one_blas_thread():
     from threadpoolctl import threadpool_info
 
-    from orchestrator.optimizer.cma import one_blas_thread
+    from orchestrator.optimizer.surrogate import one_blas_thread
 
     seen = one_blas_thread(lambda: [i["num_threads"] for i in threadpool_info()
                                     if i["user_api"] == "blas"])()

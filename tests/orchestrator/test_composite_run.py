@@ -20,7 +20,7 @@ def test_the_model_learns_the_recorded_values_and_spreads(write_config, tmp_path
     df = load_results(run).sort_values(["generation", "individual"])
     assert len(df) == 18 and (df["status"] == "ok").all()
     opt = optimizer_from_state(load_checkpoint(run).optimizer_state)
-    model = opt.model  # type: ignore[attr-defined]
+    model = opt.model.model  # type: ignore[attr-defined]
     assert isinstance(model, CompositeModel)
     names = ["SpontActivityTarget[exc]", "IrregularityTarget[exc]"]
     assert len(model.X) == 18
