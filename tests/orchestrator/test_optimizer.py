@@ -245,3 +245,19 @@ def test_ipop_restarts_grow_the_population_and_resume_exactly(tmp_path):
     first = _run(opt, 3)
     rest = _run(optimizer_from_state(opt.state()), 5)
     assert all(np.array_equal(x, y) for x, y in zip(full, first + rest))
+
+
+def test_a_state_of_the_previous_version_resumes_with_its_lq_model(tmp_path):
+    """States written before the surrogate interface hold pycma's bare LQModel."""
+    import pickle
+
+    from orchestrator.optimizer.surrogate import LQSurrogate
+
+    opt = _make(tmp_path, surrogate="lq")
+    _run(opt, 4)
+    d = pickle.loads(opt.state())
+    d["model"] = pickle.dumps(pickle.loads(d["model"]).model)  # as the previous version wrote
+    old = CMAOptimizer.from_state(pickle.dumps(d))
+    assert isinstance(old.model, LQSurrogate) and old.model.ready
+    new = CMAOptimizer.from_state(opt.state())
+    assert all(np.array_equal(a, b) for a, b in zip(_run(old, 3), _run(new, 3)))
