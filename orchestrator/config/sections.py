@@ -170,9 +170,10 @@ class OptimizerConfig:
         "(1 = no screening; measured no gain, docs/optimizer.md)",
         check=(lambda v: 1 <= v <= 20, "a number in [1, 20]"))
     inject_model_optimum: bool = option(
-        True, "offer the model's best point to CMA once per batch: the quadratic's minimiser "
-        "where it is positive definite, else the model's best of 1000 samples of the search "
-        "distribution")
+        True, "offer the model's best point to CMA once per batch: with `composite` its "
+        "minimum within the search distribution, while it ranks new evaluations well; with "
+        "`lq` the quadratic's minimiser where it is positive definite, else its best of 1000 "
+        "samples of the search distribution")
     restarts: int = option(
         0, "IPOP-CMA-ES: when pycma's own stop criteria fire, restart from a uniform random "
         "point with the initial `sigma` and `incpopsize` × the population, at most this many "

@@ -50,6 +50,9 @@ MIN_RATIO = 1.2
 WINDOW = 3.0
 #: the spread floor of the noise weights, as a fraction of the target's norm
 FLOOR = 0.1
+#: rows kept (the most recent): the value models use a window of them; the feasibility
+#: classifier and the optimizer state stay bounded on runs of many thousand evaluations
+MAX_ROWS = 5000
 #: ridge penalty, relative to the mean diagonal of the weighted normal equations
 RIDGE = 1e-8
 #: refinement stages of the model's candidate search (each at a quarter of the last scale)
@@ -135,9 +138,9 @@ class CompositeModel:
         v = np.full(k, np.nan) if values is None else np.asarray(values, dtype=float)
         v = np.where(np.isfinite(v), v, np.nan)
         s = np.full(k, np.nan) if std is None else np.asarray(std, dtype=float)
-        self.X = np.vstack([self.X, np.asarray(x, dtype=float)[None, :]])
-        self.V = np.vstack([self.V, v[None, :]])
-        self.S = np.vstack([self.S, s[None, :]])
+        self.X = np.vstack([self.X[-MAX_ROWS + 1:], np.asarray(x, dtype=float)[None, :]])
+        self.V = np.vstack([self.V[-MAX_ROWS + 1:], v[None, :]])
+        self.S = np.vstack([self.S[-MAX_ROWS + 1:], s[None, :]])
         self._fitted = self._logits = None
 
     # -- fitting ----------------------------------------------------------------------------------
@@ -178,7 +181,10 @@ class CompositeModel:
             p = 1.0 / (1.0 + np.exp(-np.clip(F @ beta, -30, 30)))
             g = F.T @ (p - y) + pen * beta
             H = F.T @ (F * (p * (1 - p))[:, None]) + np.diag(pen + 1e-9)
-            step = np.linalg.solve(H, g)
+            try:
+                step = np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:  # degenerate rows: the observed fraction
+                return float(y.mean())
             beta -= step
             if np.max(np.abs(step)) < 1e-8:
                 break

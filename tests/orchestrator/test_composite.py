@@ -183,3 +183,15 @@ def test_the_optimizer_runs_its_models_with_one_blas_thread():
     seen = one_blas_thread(lambda: [i["num_threads"] for i in threadpool_info()
                                     if i["user_api"] == "blas"])()
     assert seen and all(n == 1 for n in seen)
+
+
+def test_the_rows_kept_are_bounded_and_the_most_recent(monkeypatch):
+    from orchestrator.optimizer import composite
+
+    monkeypatch.setattr(composite, "MAX_ROWS", 30)
+    model = CompositeModel(TERMS, D)
+    X = RNG.random((45, D))
+    for x, v in zip(X, _values(X)):
+        model.add(x, v)
+    assert len(model.X) == len(model.V) == len(model.S) == 30
+    np.testing.assert_array_equal(model.X, X[-30:])
