@@ -20,6 +20,7 @@ from targets._base import (
     score_array,
     score_outcome,
     score_value,
+    target_distance,
     target_interval,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "score_array",
     "score_outcome",
     "score_value",
+    "target_distance",
     "target_interval",
     "REGISTRY",
     "resolve_target_class",

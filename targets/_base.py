@@ -44,6 +44,7 @@ __all__ = [
     "score_array",
     "score_value",
     "scoring_error",
+    "target_distance",
     "target_interval",
 ]
 
@@ -167,6 +168,14 @@ def target_interval(kind: str, target_value: float | Sequence[float]) -> tuple[f
     return (t if kind != "at_most" else -math.inf), (t if kind != "at_least" else math.inf)
 
 
+def target_distance(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Distance of each value to its interval ``[lo, hi]`` (:func:`target_interval`),
+    ``max(lo - v, 0) + max(v - hi, 0)``, over whole arrays; NaN where a value is NaN or an
+    infinite value meets an open side (``inf - inf``)."""
+    with np.errstate(invalid="ignore"):
+        return np.maximum(lo - values, 0.0) + np.maximum(values - hi, 0.0)
+
+
 def score_array(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, norm: np.ndarray,
                 max_score: np.ndarray) -> np.ndarray:
     """:func:`score_value` over whole arrays of finite values (the last axis one target each,
@@ -176,8 +185,7 @@ def score_array(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, norm: np.nda
     ...             np.array([0.1, 0.5]), np.array([20.0, 20.0]))
     array([[5., 2.]])
     """
-    with np.errstate(invalid="ignore"):  # inf - inf where a value meets an open side
-        raw = np.maximum(lo - values, 0.0) + np.maximum(values - hi, 0.0)
+    raw = target_distance(values, lo, hi)
     return np.minimum(np.nan_to_num(raw, nan=0.0) / norm, max_score)
 
 

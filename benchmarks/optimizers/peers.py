@@ -238,9 +238,9 @@ class NevergradOpt:
             self.opt.tell(c, float(v))
 
 
-def _ungated(s: Simtune, tau_min: float = -2.0, smooth: float | None = None) -> Simtune:
-    """Ablation: the composite model's candidate injected whatever its rank accuracy (or with
-    another threshold / smoothing of it)."""
+def _gate(s: Simtune, tau_min: float = -2.0, smooth: float | None = None) -> Simtune:
+    """The composite model's rank gate set to ``tau_min`` (default: always open -- the
+    ablation "without the rank gate") and, optionally, its smoothing (the tuning rows)."""
     s.opt.model.tau_min = tau_min  # type: ignore[attr-defined]
     if smooth is not None:
         s.opt.model.tau_smooth = smooth  # type: ignore[attr-defined]
@@ -260,11 +260,11 @@ OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "simtune, no surrogate": (lambda **k: Simtune(**k, surrogate="none"), False),
     "simtune, lq surrogate (previous default)": (lambda **k: Simtune(**k, surrogate="lq"),
                                                  False),
-    "simtune, without the rank gate": (lambda **k: _ungated(Simtune(**k)), False),
+    "simtune, without the rank gate": (lambda **k: _gate(Simtune(**k)), False),
     # tuning of the composite model's constants (on seeds 20-29, apart from the reported 0-19;
     # docs/optimizer.md); only with --optimizers tuning:
     **{f"tuning: composite, gate {t}, smoothing {w}": (
-        lambda t=t, w=w, **k: _ungated(Simtune(**k, surrogate="composite"), t, w), False)
+        lambda t=t, w=w, **k: _gate(Simtune(**k, surrogate="composite"), t, w), False)
        for t in (0.2, 0.3, 0.4) for w in (1.0, 0.5, 0.3)},
     **{f"tuning: composite, window {w}, min ratio {r}": (
         lambda w=w, r=r, **k: _windowed(Simtune(**k, surrogate="composite"), w, r), False)

@@ -36,6 +36,9 @@ class Problem:
     loose = 0.0
     noisy = False
     last_values: np.ndarray | None = None
+    #: exact targets' values and norms (None: every target exact 0 with norm 1)
+    target: np.ndarray | None = None
+    norm: np.ndarray | None = None
 
     @property
     def total_max_score(self) -> float:
@@ -43,8 +46,11 @@ class Problem:
 
     @property
     def terms(self) -> list[tuple[str, float, float, float]]:
-        """Exact targets at 0 with norm 1 (the a/b problems' scores are capped |values|)."""
-        return [("exact", 0.0, 1.0, self.max_score)] * self.n_targets
+        """Exact targets at ``target`` with ``norm`` (0 and 1 for the a/b problems, whose
+        scores are capped |values|)."""
+        t = np.zeros(self.n_targets) if self.target is None else self.target
+        n = np.ones(self.n_targets) if self.norm is None else self.norm
+        return [("exact", float(a), float(b), self.max_score) for a, b in zip(t, n)]
 
     def _scores(self, X: np.ndarray, noise: bool) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -147,11 +153,6 @@ class RateModel(Problem):
         self.norm = 0.04 * np.abs(self.target) + 0.05
         self.noise_rng = np.random.default_rng([seed, 4])
         self.crash_rng = np.random.default_rng([seed, 5])
-
-    @property
-    def terms(self):
-        return [("exact", float(t), float(n), self.max_score)
-                for t, n in zip(self.target, self.norm)]
 
     def features(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.lo + X * (self.hi - self.lo)
@@ -297,11 +298,6 @@ class V1Sheet(Problem):
         self.target = vals
         self.norm = np.array([s["norm"] for s in self.specs])
         self.crash_rng = np.random.default_rng([seed, 5])
-
-    @property
-    def terms(self):
-        return [("exact", float(t), float(n), self.max_score)
-                for t, n in zip(self.target, self.norm)]
 
     def values(self, x: np.ndarray) -> tuple[np.ndarray, bool, float]:
         """The nine target values at ``x`` (NaN where undefined), the explosion flag, and the

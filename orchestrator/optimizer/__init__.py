@@ -1,8 +1,9 @@
 """Optimizers over the unit cube of the free parameters (``optimizer.algorithm``).
 
-* :mod:`.cma` -- pycma's CMA-ES with the lq surrogate, pre-screening and IPOP restarts (default);
+* :mod:`.cma` -- pycma's CMA-ES with a surrogate, pre-screening and IPOP restarts (default);
 * :mod:`.nsga2` -- DEAP's NSGA-II, every target an objective;
-* :mod:`.composite` -- the composite surrogate: a model per target's value, composed exactly;
+* :mod:`.surrogate` -- the surrogates CMA-ES drives (``lq``, ``composite``) behind one interface;
+* :mod:`.composite` -- the composite surrogate's model: one per target's value, composed exactly;
 * :mod:`.failure` -- what a failed evaluation is told (``failure_policy``);
 * :mod:`._base` -- the :class:`Optimizer` protocol the controller drives.
 """

@@ -48,7 +48,6 @@ import numpy as np
 from orchestrator.optimizer.composite import CompositeModel
 from orchestrator.optimizer.failure import FAILURE_POLICIES, Kind, impute, kind_of, runaway_value
 from orchestrator.optimizer.surrogate import (
-    SURROGATES,
     CompositeSurrogate,
     LQSurrogate,
     Term,
@@ -59,7 +58,7 @@ from simtune_core.record import Reason
 
 log = logging.getLogger("simtune.optimizer")
 
-__all__ = ["CMAOptimizer", "IGNORED_STOPS", "SURROGATES"]
+__all__ = ["CMAOptimizer", "IGNORED_STOPS"]
 
 #: pycma stop reasons never honoured (handled by the failure policy or by max_ngen)
 IGNORED_STOPS = frozenset({"tolflatfitness", "maxiter", "maxfevals"})
@@ -88,7 +87,9 @@ class CMAOptimizer:
         ``"lq"`` (pycma's LQModel of the summed squared scores), ``"composite"`` (a model of
         each target's value, :mod:`.composite`; needs ``terms``) or ``"none"``.
     inject_model_optimum
-        With the surrogate: inject the full quadratic model's minimiser into each generation.
+        With a surrogate: inject its candidate (:mod:`.surrogate`) once per batch.
+    terms
+        Each target's ``(kind, target_value, norm, max_score)`` (the composite surrogate's).
     """
 
     def __init__(
@@ -111,8 +112,6 @@ class CMAOptimizer:
     ) -> None:
         if failure_policy not in FAILURE_POLICIES:
             raise ValueError(f"failure_policy must be one of {FAILURE_POLICIES}")
-        if surrogate not in SURROGATES:
-            raise ValueError(f"surrogate must be one of {SURROGATES}")
         given = dict(cma_options or {})
         given.update({
             "seed": int(seed) if seed else 1234567,  # pycma treats 0 as "random"

@@ -31,7 +31,7 @@ cheap regressions instead of Gaussian processes:
 Crashes (the job died, the simulator raised) say nothing about the point and are not added.
 The model's uses are the lq model's (``orchestrator.optimizer.cma``): its best point within the
 search distribution (:meth:`CompositeModel.candidate`) offered to CMA once per batch,
-pre-screening, and the imputation of crashes (:meth:`CompositeModel.evalpop`).
+pre-screening, and the imputation of crashes (:meth:`CompositeModel.predict`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
-from targets import score_array, target_interval
+from targets import score_array, target_distance, target_interval
 
 __all__ = ["CompositeModel", "MIN_RATIO", "WINDOW", "FLOOR"]
 
@@ -239,16 +239,10 @@ class CompositeModel:
         P = self.feasible(X)
         return np.asarray((P * S + (1.0 - P) * self.max_score).sum(axis=1), dtype=float)
 
-    def evalpop(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """:meth:`predict` under the name pycma's models use (``failure.impute``)."""
-        return self.predict(np.asarray(X, dtype=float))
-
     def residuals(self, X: np.ndarray) -> np.ndarray:
         """Each modelled target's distance to its interval over its norm, uncapped (NaN-free:
         0 for a value without a model), shape ``(n, n_targets)``."""
-        V = self.values(X)
-        with np.errstate(invalid="ignore"):
-            raw = np.maximum(self.lo - V, 0.0) + np.maximum(V - self.hi, 0.0)
+        raw = target_distance(self.values(X), self.lo, self.hi)
         return np.nan_to_num(raw / self.norm, nan=0.0, posinf=0.0)
 
     def candidate(self, mean: np.ndarray, sigma: float, C: np.ndarray,

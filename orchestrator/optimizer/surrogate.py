@@ -178,7 +178,7 @@ class CompositeSurrogate:
             self.model.add(xs[i], v, s)
 
     def evalpop(self, X: Any) -> np.ndarray:
-        return self.model.evalpop(X)
+        return self.model.predict(np.asarray(X, dtype=float))
 
     def candidate(self, es: Any, rng: np.random.Generator) -> np.ndarray | None:
         """The model's best point within the search distribution
