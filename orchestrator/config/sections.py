@@ -245,8 +245,9 @@ class ExecutorConfig:
     """``executor``: where evaluations run and how long they may take."""
 
     kind: str = option(
-        "local", "`local`: a process per evaluation (submitit's LocalExecutor); `debug`: in the "
-        "controller's process, no time limit; `slurm`: one job array per generation "
+        "local", "`local`: a process per evaluation, started directly (its own process group, "
+        "pid as job id); `debug`: in the controller's process (submitit's DebugExecutor), no time "
+        "limit; `slurm`: one job array per generation "
         "(docs/slurm.md). `simtune run --executor local` turns a SLURM config into a local dry "
         "run", check=(lambda v: v in ("local", "debug", "slurm"),
                       "one of 'local', 'debug', 'slurm'"))

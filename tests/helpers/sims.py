@@ -137,3 +137,16 @@ def improving(params: Mapping[str, float], out_dir: Path, seed: int) -> dict[str
     g = int(Path(out_dir).parent.name[1:])
     return {"values": {"loss": 100.0 / (g + 1) + float(params["a"])},
             "timeseries": {"pad": (np.arange(2000.0), np.zeros(2000))}}
+
+
+def stubborn(params: Mapping[str, float], out_dir: Path, seed: int, pidfile: str) -> Any:
+    """Ignore SIGTERM, start a child in this process group that ignores it too (its pid into
+    ``pidfile``), sleep: only SIGKILL of the job's group ends them."""
+    import subprocess
+    import sys
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(3600)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    Path(pidfile).write_text(str(child.pid))
+    time.sleep(3600)
