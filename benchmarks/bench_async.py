@@ -8,8 +8,14 @@ distribution) runs ``--evals`` evaluations with ``--slots`` slots, first generat
 
     utilisation = sum(runtime_s) / (slots x (last finished_at - first submitted_at))
 
-(the ideal wall time is ``sum(runtime_s) / slots``). The controller's own cost per finished
-evaluation in async mode is the controller process's CPU time divided by the evaluations.
+(the ideal wall time is ``sum(runtime_s) / slots``). A finite run cannot reach 100 % even with no
+overhead at all: once the last evaluation is asked, slots go idle while the stragglers finish
+(the *drain*). So each run also reports its **bound**: the utilisation a scheduler with zero
+overhead would reach with the same run times, started in the same order on the same slots
+(greedy list scheduling; for generational mode, each batch starting when its slowest ended).
+The gap between the two is what simtune's overhead costs (process start-up, polling, asking).
+The controller's own cost per finished evaluation in async mode is the controller process's
+CPU time divided by the evaluations.
 
     .venv/bin/python -m benchmarks.bench_async [--slots 8] [--evals 48] [--median 2] [--repeat 2]
     .venv/bin/python -m benchmarks.bench_async --executor slurm --slots 16     # the test cluster
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import heapq
 import json
 import math
 import os
@@ -64,6 +71,19 @@ def _config(mode: str, slots: int, evals: int, median: float, sigma: float,
     }
 
 
+def zero_overhead_bound(df: Any, slots: int, mode: str) -> float:
+    """Utilisation with the same run times (in submission order) and no overhead at all."""
+    runtimes = df.runtime_s.to_numpy(float)
+    if mode == "generational":
+        makespan = float(df.groupby("generation").runtime_s.max().sum())
+    else:
+        free = [0.0] * slots
+        for r in runtimes:
+            heapq.heappush(free, heapq.heappop(free) + float(r))
+        makespan = max(free)
+    return float(runtimes.sum()) / (slots * makespan)
+
+
 def run_once(mode: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     from orchestrator import load_results
 
@@ -82,10 +102,13 @@ def run_once(mode: str, args: argparse.Namespace, workdir: Path) -> dict[str, fl
     if res.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{res.stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    df = load_results(folder / "run")
+    df = load_results(folder / "run").sort_values("submitted_at")
     busy = float(df.runtime_s.sum())
+    start_delay = df.started_at - df.submitted_at
     wall = float(df.finished_at.max() - df.submitted_at.min())
     return {"utilisation": busy / (args.slots * wall), "wall_s": wall, "ideal_s": busy / args.slots,
+            "bound": zero_overhead_bound(df, args.slots, mode),
+            "start_delay_s": float(start_delay.median()),
             "evaluations": float(len(df)), "command_s": wall_cmd,
             # the controller and its jobs share RUSAGE_CHILDREN locally: an upper bound
             "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
@@ -108,16 +131,18 @@ def main(argv: list[str] | None = None) -> int:
             for mode in ("generational", "async"):
                 r = run_once(mode, args, Path(tmp))
                 rows[mode].append(r)
-                print(f"{mode:>13}: utilisation {r['utilisation']:.1%}, wall {r['wall_s']:.1f} s "
-                      f"(ideal {r['ideal_s']:.1f} s), {int(r['evaluations'])} evaluations, "
-                      f"best {r['best']:.3g}", flush=True)
+                print(f"{mode:>13}: utilisation {r['utilisation']:.1%} (zero-overhead bound "
+                      f"{r['bound']:.1%}), wall {r['wall_s']:.1f} s (ideal {r['ideal_s']:.1f} s), "
+                      f"{int(r['evaluations'])} evaluations, median start delay "
+                      f"{r['start_delay_s']:.3f} s, best {r['best']:.3g}", flush=True)
     print(f"load average after: {os.getloadavg()}")
-    print(f"\n| mode | utilisation (median of {args.repeat}) | wall s | ideal s |")
-    print("|---|---|---|---|")
+    print(f"\n| mode | utilisation (median of {args.repeat}) | zero-overhead bound | wall s | "
+          "ideal s | start delay s |")
+    print("|---|---|---|---|---|---|")
     for mode, rs in rows.items():
         med = {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
-        print(f"| {mode} | {med['utilisation']:.1%} | {med['wall_s']:.1f} | "
-              f"{med['ideal_s']:.1f} |")
+        print(f"| {mode} | {med['utilisation']:.1%} | {med['bound']:.1%} | {med['wall_s']:.1f} | "
+              f"{med['ideal_s']:.1f} | {med['start_delay_s']:.3f} |")
     ratio = [a["wall_s"] / g["wall_s"] for a, g in zip(rows["async"], rows["generational"])]
     print(f"\nasync / generational wall time, pair by pair: {', '.join(f'{r:.2f}' for r in ratio)}")
     return 0

@@ -1,5 +1,6 @@
-"""What the controller does with a generation's records besides telling the optimizer.
+"""What the controllers make of the records: the tell, the generation row, the best, warnings.
 
+* :func:`told` / :func:`told_batch` -- what the optimizer is told of a record (both loops);
 * :func:`generation_row` -- the row of ``generations.jsonl``;
 * :class:`Best` -- the best evaluations so far and the data stores kept on disk:
   ``cleanup.keep_best`` bounds the stores that exist after every generation, whatever the batch;
@@ -18,14 +19,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from simtune_core.record import EvaluationRecord, failure_counts
+from simtune_core.record import EvaluationRecord, Reason, failure_counts
 
 __all__ = ["Best", "GenerationProblems", "Progress", "generation_problems", "generation_row",
-           "remove_datastores", "told_std", "told_values"]
+           "remove_datastores", "told", "told_batch"]
 
 log = logging.getLogger("simtune")
 
@@ -33,22 +34,32 @@ log = logging.getLogger("simtune")
 BEST_REMEMBERED = 10
 
 
-def told_values(rec: EvaluationRecord, targets: Sequence[Any]) -> list[float]:
-    """A record's target values in the config's order, NaN where undefined (what the
-    optimizer's composite surrogate learns)."""
-    out = []
-    for t in targets:
-        v = rec.values.get(t.name)
-        out.append(math.nan if v is None else float(v))
-    return out
+class Told(NamedTuple):
+    """What the optimizer is told of one record (``tell_one``'s arguments after the point)."""
+
+    total: float
+    reason: Reason | None  # the failure, or None
+    scores: list[float]  # per target, the config's order
+    values: list[float]  # per target, NaN where undefined (the composite surrogate learns them)
+    value_std: list[float] | None  # spread over seeds (``repeats`` > 1), NaN where not recorded
 
 
-def told_std(rec: EvaluationRecord, targets: Sequence[Any]) -> list[float] | None:
-    """The values' spread over seeds (``repeats`` > 1) in the config's order, NaN where not
-    recorded; None without repeats."""
-    if not rec.value_std:
-        return None
-    return [float(rec.value_std.get(t.name, math.nan)) for t in targets]
+def told(rec: EvaluationRecord, targets: Sequence[Any]) -> Told:
+    """The tell of ``rec``, its per-target lists in the order of ``targets``."""
+    got = [rec.values.get(t.name) for t in targets]
+    values = [math.nan if v is None else float(v) for v in got]
+    std = ([float(rec.value_std.get(t.name, math.nan)) for t in targets]
+           if rec.value_std else None)
+    return Told(rec.total_score, rec.failure, [rec.scores[t.name] for t in targets], values, std)
+
+
+def told_batch(records: Sequence[EvaluationRecord], targets: Sequence[Any]
+               ) -> tuple[list[float], list[Reason | None], list[list[float]], list[list[float]],
+                          list[list[float] | None]]:
+    """:func:`told` of each record, as ``tell_batch``'s five lists."""
+    rows = [told(r, targets) for r in records]
+    return ([r.total for r in rows], [r.reason for r in rows], [r.scores for r in rows],
+            [r.values for r in rows], [r.value_std for r in rows])
 
 
 def generation_row(g: int, records: Sequence[EvaluationRecord], sigma: float, opt: Any,

@@ -25,8 +25,7 @@ from orchestrator.bookkeeping import (
     Progress,
     generation_problems,
     generation_row,
-    told_std,
-    told_values,
+    told_batch,
 )
 from orchestrator.checkpoint import (
     Checkpoint,
@@ -173,11 +172,7 @@ class Controller:
             problems = generation_problems(records, first=cp.n_evaluations == 0,
                                            config_hint=str(self.run_dir / "config.yaml"))
             if problems.fatal is None:
-                opt.tell_batch(xs, [r.total_score for r in records],
-                               [r.failure for r in records],
-                               [[r.scores[t.name] for t in self.cfg.targets] for r in records],
-                               [told_values(r, self.cfg.targets) for r in records],
-                               [told_std(r, self.cfg.targets) for r in records])
+                opt.tell_batch(xs, *told_batch(records, self.cfg.targets))
             failpoint("after_tell")
             self.note_gate_warnings(records)
             self.results.append(records)

@@ -37,8 +37,7 @@ from orchestrator.bookkeeping import (
     Best,
     generation_problems,
     generation_row,
-    told_std,
-    told_values,
+    told,
 )
 from orchestrator.checkpoint import (
     Checkpoint,
@@ -145,13 +144,10 @@ class AsyncLoop:
             saved = read_json(Path(rec.eval_dir) / TASK_FILE)
         x = np.asarray(saved["point"], dtype=float)
         sigma = self.opt.sigma
-        told = self.opt.tell_one(x, rec.total_score, rec.failure,
-                                 [rec.scores[t.name] for t in self.cfg.targets],
-                                 told_values(rec, self.cfg.targets),
-                                 told_std(rec, self.cfg.targets))
+        updated = self.opt.tell_one(x, *told(rec, self.cfg.targets))
         self.cp.n_evaluations += 1
         self.group.append(rec)
-        if told is not None:
+        if updated is not None:
             self._update_row(sigma)
         if self.cp.n_asked < self.budget:
             self._ask()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from orchestrator import load_generations, load_results
-from orchestrator.bookkeeping import told_std, told_values
+from orchestrator.bookkeeping import told as tell_args
 from orchestrator.cli import main
 from orchestrator.config import load_config
 from orchestrator.optimizer import make_optimizer
@@ -61,9 +61,7 @@ def _replayed_points(cfg_path: Path, told: list[dict]) -> dict[str, np.ndarray]:
     for k, r in enumerate(told):
         key = f"{r['generation']}/{r['individual']}"
         rec = EvaluationRecord.from_json(r)
-        opt.tell_one(asked[key], r["total_score"], rec.failure,
-                     [r["scores"][t.name] for t in cfg.targets],
-                     told_values(rec, cfg.targets), told_std(rec, cfg.targets))
+        opt.tell_one(asked[key], *tell_args(rec, cfg.targets))
         if len(asked) < BUDGET:
             ask()
     return asked
